@@ -1,0 +1,1 @@
+"""One paper per file. A strategy is a frozen dataclass: tensors in (VisionTokens), Selection out; torch only."""

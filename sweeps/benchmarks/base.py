@@ -1,0 +1,63 @@
+"""What every benchmark module provides: samples in, prompt out, per-sample score, aggregate metrics."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass
+class Sample:
+    """One benchmark question.
+
+    image:  encoded image bytes (PNG/JPEG) so samples cross process boundaries cheaply; decoded
+            on the replica. None for a missing image (then `error` says why).
+    frames: encoded frames for video benchmarks (8 uniformly sampled), else empty.
+    answer: the ground truth in the benchmark's own form (str, list of 10 answers, option letter...).
+    meta:   benchmark-specific fields used by prompt/score (category, options, question_id, ...).
+    error:  set when the row could not be read; the sample is still counted and scored as an error.
+    """
+
+    id: str
+    question: str
+    answer: Any = None
+    image: bytes | None = None
+    frames: list[bytes] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def pil_image(self):
+        """The decoded RGB image; raises ValueError with the sample id when missing or corrupt."""
+        from PIL import Image
+
+        if self.image is None:
+            raise ValueError(f"sample {self.id}: no image ({self.error or 'missing'})")
+        try:
+            img = Image.open(io.BytesIO(self.image))
+            img.load()
+        except Exception as exc:  # PIL raises several types for corrupt data
+            raise ValueError(f"sample {self.id}: corrupt image: {exc}") from exc
+        return img.convert("RGB")
+
+
+class Benchmark:
+    """Base of every benchmark: subclasses set the class attributes and implement the four methods."""
+
+    name: ClassVar[str] = ""
+    hub_ids: ClassVar[tuple[str, ...]] = ()        # accepted hub dataset ids (lmms-lab/..., lmms-lab-encoder/...)
+    default_split: ClassVar[str] = "test"
+    max_new_tokens: ClassVar[int] = 16
+    primary_metric: ClassVar[str] = "accuracy"   # key of aggregate() reported as "the" number
+    needs_judge: ClassVar[bool] = False
+
+    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None) -> list[Sample]:
+        raise NotImplementedError
+
+    def prompt(self, sample: Sample) -> str:
+        raise NotImplementedError
+
+    def score(self, sample: Sample, prediction: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
+        raise NotImplementedError
