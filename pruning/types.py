@@ -77,11 +77,15 @@ class Selection:
              features[indices] are what goes through the projector; T' is the real token count.
     space:   "vision" when tokens live in the vision width C (before the projector),
              "llm" when they are already projected (DivPrune on LLM-input embeddings).
+    lengths: (B,) int64 optional per-sample real token counts when they differ across the batch
+             (PruMerge+'s adaptive count). Rows of `tokens` past lengths[b] are padding; num_kept
+             is then the padded width (max over the batch), and lengths[b] is sample b's real count.
     """
 
     indices: torch.Tensor
     tokens: torch.Tensor | None = None
     space: Literal["vision", "llm"] = "vision"
+    lengths: torch.Tensor | None = None
 
     @property
     def num_kept(self) -> int:
