@@ -1,0 +1,128 @@
+"""Sweep config validation: every error class names its key path and a suggestion; nothing starts."""
+import textwrap
+
+import pytest
+import ray
+
+from sweeps.config import ConfigError, GridEntry, load_config, parse_config, with_controls
+
+
+def write(tmp_path, text):
+    p = tmp_path / "sweep.yaml"
+    p.write_text("# python jobs/sweep.py --config sweep.yaml\n" + textwrap.dedent(text))
+    return p
+
+
+def errors_of(data, **kw):
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, gpus_present=False, **kw)
+    return exc.value.errors
+
+
+def base(**over):
+    d = {"models": ["tiny-llava"], "benchmarks": ["shapes"],
+         "grid": [{"strategy": "vispruner", "budget": [64, 32], "ratio": [0.5, 0.75]}], "controls": False}
+    d.update(over)
+    return d
+
+
+def test_valid_config_expands_grid_and_controls(tmp_path):
+    p = write(tmp_path, """
+        models: [tiny-llava]
+        benchmarks: [{name: shapes, lite: 8}]
+        grid:
+          - {strategy: vispruner, budget: [144, 64], ratio: [0.5, 0.75]}
+        shard_size: 4
+        replicas: {count: 2}
+        mlflow: {experiment: demo}
+        """)
+    cfg = load_config(p, gpus_present=False)
+    vis = [(g.budget, g.params) for g in cfg.grid if g.strategy == "vispruner"]
+    assert vis == [(144, (("ratio", 0.5),)), (144, (("ratio", 0.75),)), (64, (("ratio", 0.5),)), (64, (("ratio", 0.75),))]
+    # controls: keep_all once, random + spatial at each budget present (144, 64)
+    ctrl = [(g.strategy, g.budget) for g in cfg.grid if g.strategy != "vispruner"]
+    assert ctrl == [("keep_all", None), ("random", 144), ("spatial", 144), ("random", 64), ("spatial", 64)]
+    assert cfg.name == "sweep" and cfg.shard_size == 4 and cfg.replicas.count == 2
+    assert cfg.replicas.num_gpus == 0.0                      # no GPU here -> 0 per replica
+    assert parse_config(base(), gpus_present=True).replicas.num_gpus == 1.0
+    assert cfg.benchmarks[0].lite == 8 and cfg.mlflow.experiment == "demo"
+    # the sweep id is a function of content, not of replicas/store
+    same = load_config(p, gpus_present=False)
+    assert same.default_sweep_id() == cfg.default_sweep_id()
+    other = parse_config({**cfg.raw, "replicas": {"count": 5}}, default_name="sweep", gpus_present=False)
+    assert other.default_sweep_id() == cfg.default_sweep_id()
+    changed = parse_config({**cfg.raw, "shard_size": 8}, default_name="sweep", gpus_present=False)
+    assert changed.default_sweep_id() != cfg.default_sweep_id()
+
+
+def test_controls_false_and_dedup():
+    cfg = parse_config(base(), gpus_present=False)
+    assert {g.strategy for g in cfg.grid} == {"vispruner"}
+    grid = with_controls([GridEntry("random", 64), GridEntry("keep_all", None)])
+    assert grid == [GridEntry("keep_all", None), GridEntry("random", 64), GridEntry("spatial", 64)]
+
+
+def test_unknown_keys_get_did_you_mean():
+    errs = errors_of(base(shard_sise=4, replicas={"cuont": 2}, generation={"batch_size": 2, "max_new_token": 3}))
+    assert any(e.startswith("shard_sise: unknown key") and "'shard_size'" in e for e in errs)
+    assert any(e.startswith("replicas.cuont: unknown key") and "'count'" in e for e in errs)
+    assert any(e.startswith("generation.max_new_token: unknown key") and "'max_new_tokens'" in e for e in errs)
+
+
+def test_unknown_strategy_and_benchmark_names():
+    errs = errors_of(base(benchmarks=["shapse", {"name": "pope", "lite": 0}],
+                          grid=[{"strategy": "vispruners", "budget": 64}]))
+    assert any(e.startswith("benchmarks[0].name: unknown benchmark 'shapse'") and "'shapes'" in e for e in errs)
+    assert any(e.startswith("benchmarks[1].lite:") and ">= 1" in e for e in errs)
+    assert any(e.startswith("grid[0].strategy: unknown strategy 'vispruners'") and "'vispruner'" in e for e in errs)
+
+
+def test_unknown_model():
+    errs = errors_of(base(models=["tiny-lava", "./no/such/dir", "llava-hf/llava-1.5-7b-hf"]))
+    assert any(e.startswith("models[0]: unknown model 'tiny-lava'") and "'tiny-llava'" in e for e in errs)
+    assert any(e.startswith("models[1]: local model path './no/such/dir' does not exist") for e in errs)
+    assert not any(e.startswith("models[2]") for e in errs)   # hub id shape is accepted
+
+
+def test_budget_ratio_and_params():
+    errs = errors_of(base(grid=[
+        {"strategy": "keep_all"},
+        {"strategy": "vispruner", "budget": [600, 64], "ratio": [0.5, 1.5]},
+        {"strategy": "vispruner", "budget": 64, "ratoi": 0.5},
+        {"strategy": "vispruner"},
+        {"strategy": "keep_all", "budget": 64},
+    ]))
+    assert any(e.startswith("grid[1].budget: T=600 exceeds the 576 visual tokens of 'tiny-llava'") for e in errs)
+    assert any(e.startswith("grid[1].ratio: r must be in [0, 1], got 1.5") for e in errs)
+    assert any(e.startswith("grid[2].ratoi: strategy 'vispruner' has no parameter 'ratoi'") and "'ratio'" in e
+               for e in errs)
+    assert any(e.startswith("grid[3].budget: 'vispruner' needs a token budget T") for e in errs)
+    assert any(e.startswith("grid[4].budget: keep_all keeps every token") for e in errs)
+    assert not any(e.startswith("grid[0]") for e in errs)
+    assert len(errs) == 5                                      # all collected, one raise
+
+
+def test_model_family_support_and_missing_data(tmp_path):
+    errs = errors_of(base(models=["Qwen/Qwen2.5-VL-7B-Instruct"],
+                          benchmarks=[{"name": "shapes", "source": str(tmp_path / "missing")}],
+                          grid=[{"strategy": "visionzip", "budget": 64}]))
+    assert any(e.startswith("grid[0].strategy: model 'Qwen/Qwen2.5-VL-7B-Instruct' (qwen2_5_vl) cannot run 'visionzip'")
+               for e in errs)
+    assert any(e.startswith("benchmarks[0].source: local data path") and "does not exist" in e for e in errs)
+    ok = parse_config(base(benchmarks=[{"name": "shapes", "source": str(tmp_path)}]), gpus_present=False)
+    assert ok.benchmarks[0].source == str(tmp_path)
+
+
+def test_errors_are_reported_together_before_anything_starts(tmp_path):
+    p = write(tmp_path, """
+        models: [tiny-lava]
+        benchmarks: [shapse]
+        grid: [{strategy: vispruner, budget: 999, ratio: 2}]
+        replicas: {count: 0}
+        """)
+    with pytest.raises(ConfigError) as exc:
+        load_config(p, gpus_present=False)
+    msg = str(exc.value)
+    for key in ("models[0]", "benchmarks[0].name", "grid[0].ratio", "replicas.count"):
+        assert f"  - {key}:" in msg
+    assert ray.is_initialized() is False
