@@ -1,0 +1,102 @@
+"""PruMerge+ (Shang et al., arXiv 2403.15388; github.com/42Shawn/LLaVA-PruMerge): adaptive IQR selection + merging.
+
+Reads from VisionTokens:
+  features                 (B, N, C)  patch hidden states of the projector's input layer (-2), what is merged;
+  extra["last_attention"]  (B, N)     [CLS] row of the LAST CLIP layer's single-head attention
+                                      softmax(q k^T / sqrt(C)) over all N+1 keys (q/k projections at full
+                                      width), patch columns: the importance a and the merge weights;
+  extra["last_keys"]       (B, N, C)  that layer's k_proj output for the N patches: key similarity.
+
+Per sample: keep the IQR outliers of a (a > Q3 + 1.5 IQR, linear-interpolated quartiles), n_out of
+them; add spatially uniform patches 0, s, 2s, ... < N-1 with s = (N // n_out) // 3 (the released
+int(int(1/ratio)/3) with ratio = n_out/N, and its `arange(0, 575, s)` for N = 576). Each kept token
+becomes itself + sum over its 32 most key-similar other tokens of a_j * x_j (unnormalised); one more
+token is the a-weighted sum of all tokens not kept. Real count per sample = kept + 1.
+
+Budget: the published method is adaptive and takes no T, so T < N is ignored (the count is the
+data's); T >= N keeps all N patches unmerged, like every strategy. Counts differ across the batch,
+so outputs are padded: `tokens` (B, L, C) with L = max count, sample b's real tokens are
+tokens[b, :lengths[b]] (merged kept tokens in raster order, then the summary token), zeros after;
+`indices` (B, L-1) ascending kept patch indices, sample b's are indices[b, :lengths[b]-1], padded with
+N (one past the last patch). `lengths` (B,) is the real count going to the LLM.
+
+Differences from the released code: quartiles and the spatial set are per sample (the released code
+flattens the batch); tokens are in raster order (released: outliers by attention, then spatial); with
+no outlier (flat attention; the released code divides by zero) s = N // 3; fewer than 32 other tokens
+(N <= 32) merge all of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from pruning.registry import check_budget
+from pruning.types import Selection, Stage, VisionTokens
+
+
+def iqr_outliers(a: torch.Tensor, whisker: float = 1.5) -> torch.Tensor:
+    """a (B, N) -> (B, N) bool: a > Q3 + whisker * (Q3 - Q1), quartiles per sample (numpy's linear percentile)."""
+    a = a.to(torch.promote_types(a.dtype, torch.float32))
+    q = torch.quantile(a, torch.tensor([0.25, 0.75], dtype=a.dtype, device=a.device), dim=-1)  # (2, B)
+    upper = q[1] + whisker * (q[1] - q[0])  # (B,)
+    return a > upper.unsqueeze(-1)
+
+
+def spatial_mask(n_out: torch.Tensor, N: int) -> torch.Tensor:
+    """n_out (B,) outlier counts -> (B, N) bool: patches 0, s, 2s, ... < N-1, s = (N // n_out) // 3 per sample."""
+    step = ((N // n_out.clamp(min=1)) // 3).clamp(min=1)  # (B,) int(int(1/ratio)/3), ratio = n_out/N
+    j = torch.arange(N, device=n_out.device)  # (N,)
+    return (j < N - 1) & (j % step.unsqueeze(-1) == 0)  # (B, N)
+
+
+@dataclass(frozen=True)
+class PruMergePlus:
+    neighbours: int = 32  # tokens merged into each kept token (most key-similar)
+    stage: ClassVar[Stage] = "encoder"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 0:
+            raise ValueError(f"PruMergePlus: neighbours must be an integer >= 0, got {self.neighbours!r}")
+
+    def select(self, tokens: VisionTokens, budget: int | None = None) -> Selection:
+        Z = tokens.features  # (B, N, C)
+        B, N, C = Z.shape
+        if budget is not None:
+            check_budget("PruMergePlus", budget)
+            if budget >= N:
+                return Selection(indices=torch.arange(N, device=Z.device).expand(B, N).contiguous())
+        for name, shape in (("last_attention", (B, N)), ("last_keys", (B, N))):
+            if name not in tokens.extra:
+                raise ValueError(f"PruMergePlus needs VisionTokens.extra[{name!r}] (the last CLIP layer's single-head "
+                                 f"[CLS] attention (B, N) and keys (B, N, C)); the model adapter did not provide it")
+            if tuple(tokens.extra[name].shape[: len(shape)]) != shape:
+                raise ValueError(f"PruMergePlus: extra[{name!r}] must start with {shape}, got {tuple(tokens.extra[name].shape)}")
+        a = tokens.extra["last_attention"]  # (B, N)
+
+        outlier = iqr_outliers(a)  # (B, N) on the attention as given, before any cast
+        a = a.to(Z.dtype)
+        kept = outlier | spatial_mask(outlier.sum(-1), N)  # (B, N)
+        n_kept = kept.sum(-1)  # (B,)
+        L = int(n_kept.max())
+        # Kept patches first in raster order, padded with N; the rest follow (unused).
+        order = (~kept).to(torch.int8).argsort(dim=-1, stable=True)[:, :L]  # (B, L)
+        valid = torch.arange(L, device=Z.device) < n_kept.unsqueeze(-1)  # (B, L)
+        idx = order.where(valid, torch.zeros_like(order))  # (B, L) safe gather index
+
+        K = tokens.extra["last_keys"]
+        K = F.normalize(K.to(torch.promote_types(K.dtype, torch.float32)), dim=-1)  # (B, N, C) at least float32
+        sim = K.gather(1, idx.unsqueeze(-1).expand(-1, -1, K.shape[-1])) @ K.transpose(1, 2)  # (B, L, N)
+        sim = sim.masked_fill(F.one_hot(idx, N).bool(), float("-inf"))  # a token is not its own neighbour
+        nb = sim.topk(min(self.neighbours, N - 1), dim=-1).indices  # (B, L, k)
+        W = torch.zeros(B, L, N, dtype=Z.dtype, device=Z.device)
+        W.scatter_(2, nb, a.gather(1, nb.flatten(1)).view_as(nb))  # (B, L, N) merge weights a_j
+        merged = Z.gather(1, idx.unsqueeze(-1).expand(-1, -1, C)) + W @ Z  # (B, L, C)
+        summary = ((a * (~kept)).unsqueeze(1) @ Z)  # (B, 1, C) a-weighted sum of the pruned tokens
+
+        out = torch.cat([merged * valid.unsqueeze(-1), torch.zeros(B, 1, C, dtype=Z.dtype, device=Z.device)], dim=1)
+        out[torch.arange(B, device=Z.device), n_kept] = summary.squeeze(1)  # (B, L+1, C) summary after the kept
+        indices = order.where(valid, torch.full_like(order, N))  # (B, L)
+        return Selection(indices=indices, tokens=out, space="vision", lengths=n_kept + 1)
