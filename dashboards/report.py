@@ -88,23 +88,12 @@ Metrics from each benchmark's own aggregate; Rel.% is relative to keep_all.</p>
     return index
 
 
-def find_parent_run(client, sweep_id: str, experiment: str | None = None):
-    """The sweep's parent MLflow run: tagged sweep_id, itself without a parent."""
-    from mlflow.entities import ViewType
-
-    exps = [client.get_experiment_by_name(experiment)] if experiment else client.search_experiments(view_type=ViewType.ALL)
-    ids = [e.experiment_id for e in exps if e is not None]
-    runs = client.search_runs(ids, filter_string=f"tags.sweep_id = '{sweep_id}'", order_by=["attributes.start_time ASC"])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    if not parents:
-        raise LookupError(f"no MLflow parent run tagged sweep_id={sweep_id!r} (experiments {ids})")
-    return parents[0]
-
-
 def log_to_mlflow(out_dir: str | Path, sweep_id: str, tracking_uri: str | None = None,
                   experiment: str | None = None, artifact_path: str = "dashboards") -> str:
     """Log out_dir as artifacts of the sweep's parent run; returns the run id."""
     from mlflow.tracking import MlflowClient
+
+    from sweeps.baselines import find_parent_run
 
     client = MlflowClient(tracking_uri=tracking_uri)
     run = find_parent_run(client, sweep_id, experiment)
