@@ -10,7 +10,7 @@ EXTRAS ?= test
 SWEEP_CONFIG ?= sweeps/configs/demo.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup sweep test bench report clean-results
+.PHONY: setup sweep test bench report clean-results browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ bench: setup
 
 clean-results:
 	rm -rf results mlflow.db mlruns
+
+# headless Chromium for tests/dashboards/test_mlflow_ui_browser.py (Debian package; needs root/apt)
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
