@@ -41,7 +41,14 @@ class Sample:
 
 
 class Benchmark:
-    """Base of every benchmark: subclasses set the class attributes and implement the four methods."""
+    """Base of every benchmark: subclasses set the class attributes and implement the four methods.
+
+    Category: every benchmark puts its sub-split in `sample.meta["category"]` (POPE category, MME
+    subtask, MMBench category, shapes question type, ...; None where there is none) and echoes it as
+    `score(...)["category"]`; `category(sample)` reads it so the sweep can store it per row.
+    Errors: `score` of a sample with `error` (or a None prediction) returns {"error": ..., "category": ...};
+    `aggregate` reports `n` (all samples) and `n_errors` and computes its metrics over the rest.
+    """
 
     name: ClassVar[str] = ""
     hub_ids: ClassVar[tuple[str, ...]] = ()        # accepted hub dataset ids (lmms-lab/..., lmms-lab-encoder/...)
@@ -61,3 +68,8 @@ class Benchmark:
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         raise NotImplementedError
+
+    def category(self, sample: Sample) -> str | None:
+        """The sample's sub-split for the results row's `category` column (None where the benchmark has none)."""
+        value = sample.meta.get("category")
+        return None if value is None else str(value)

@@ -1,0 +1,76 @@
+"""GQA (Hudson & Manning, 2019), testdev-balanced, exact match as LLaVA's GQA evaluation.
+
+Hub: lmms-lab/GQA | lmms-lab-encoder/GQA, config testdev_balanced_instructions, split testdev; the
+images live in config testdev_balanced_images (columns id, image) and are joined on imageId.
+Row: id, imageId, question, answer, fullAnswer, isBalanced, groups, entailed, equivalent,
+     types {structural, semantic, detailed}, annotations, semantic, semanticStr.
+A staged / local copy carries the joined `image` column (or an image path; else images/<imageId>.jpg).
+Score: LLaVA's convert_gqa_for_eval: prediction stripped, trailing "." removed, lower-cased; exact
+match against the lower-cased answer. Category: types.structural (verify/query/choose/logical/compare).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+from sweeps.benchmarks.base import Sample
+from sweeps.benchmarks.loading import HubBenchmark, hub_dataset, is_local, required
+from sweeps.benchmarks.scoring import error_score, mean, mean_by, split_errors
+from sweeps.benchmarks.vqav2 import SHORT_ANSWER
+
+IMAGES_CONFIG = "testdev_balanced_images"
+
+
+def gqa_answer(prediction: str) -> str:
+    return prediction.strip().rstrip(".").lower()
+
+
+class GQA(HubBenchmark):
+    name: ClassVar[str] = "gqa"
+    hub_ids: ClassVar[tuple[str, ...]] = ("lmms-lab/GQA", "lmms-lab-encoder/GQA")
+    hub_config: ClassVar[str | None] = "testdev_balanced_instructions"
+    default_split: ClassVar[str] = "testdev"
+    max_new_tokens: ClassVar[int] = 16
+    primary_metric: ClassVar[str] = "accuracy"
+    id_column: ClassVar[str] = "id"
+
+    def row_category(self, row: dict[str, Any]) -> str | None:
+        types = row.get("types")
+        return types.get("structural") if isinstance(types, dict) else None
+
+    def rows(self, source: str | None = None, split: str | None = None, limit: int | None = None):
+        rows, root = super().rows(source, split, limit)
+        if root is not None or (source is not None and is_local(source)):
+            return rows, root
+        split = split or self.default_split
+        images = hub_dataset(source or self.hub_ids[0], IMAGES_CONFIG, split, self.stage_hint(split))
+        return self._join(list(rows), images), None
+
+    @staticmethod
+    def _join(rows: list[dict[str, Any]], images) -> Iterator[dict[str, Any]]:
+        wanted = {r.get("imageId") for r in rows}
+        by_id = {r["id"]: r["image"] for r in images if r["id"] in wanted}
+        for r in rows:
+            yield {**r, "image": by_id.get(r.get("imageId"))}
+
+    def to_sample(self, row: dict[str, Any], root: Path | None) -> Sample:
+        question, answer = required(row, "question", "answer")
+        sample = Sample(id=str(row["id"]), question=question, answer=answer,
+                        meta={"category": self.row_category(row), "image_id": row.get("imageId")})
+        if row.get("image") is None and root is not None and row.get("imageId"):
+            row = {**row, "image": f"images/{row['imageId']}.jpg"}
+        return self.with_image(sample, row, root)
+
+    def prompt(self, sample: Sample) -> str:
+        return f"{sample.question}{SHORT_ANSWER}"
+
+    def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
+        if (err := error_score(sample, prediction)) is not None:
+            return err
+        answer = gqa_answer(prediction)
+        return {"score": float(answer == str(sample.answer).strip().lower()), "answer": answer,
+                "category": sample.meta.get("category")}
+
+    def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
+        ok, counts = split_errors(scores)
+        return {"accuracy": mean([s["score"] for s in ok]), **mean_by(ok, "category"), **counts}

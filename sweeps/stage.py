@@ -1,0 +1,129 @@
+"""Stage a benchmark (or a deterministic lite subset) to Parquet + manifest.json, for clusters without a hub.
+
+    python -m sweeps.stage BENCH --source SRC --out DIR [--split S] [--lite N] [--seed S]
+
+SRC is a hub id (lmms-lab/POPE ...), a local Parquet/JSONL directory, or "generate" (shapes). Rows keep
+the benchmark's own columns; images (and video frames, sampled to 8) are embedded as Image structs
+{bytes, path}. The lite subset is seeded and stratified by the benchmark's category, keeping rows that
+belong together (MME image pairs, MMBench rotations) together. manifest.json lists every file with its
+sha256 and row count; `bench.load(DIR)` verifies them before reading.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sweeps.benchmarks import get_benchmark
+from sweeps.benchmarks.loading import MANIFEST, RowError, image_bytes, sha256_file
+
+ROWS_PER_FILE = 512
+
+
+def lite_subset(bench, rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """About n rows: whole groups, drawn per category in proportion to its share of rows (largest remainder), seeded; original order kept."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        groups[bench.row_group(row, i)].append(i)
+    by_cat: dict[str, list[str]] = defaultdict(list)
+    for g, idx in groups.items():
+        by_cat[str(bench.row_category(rows[idx[0]]))].append(g)
+    total = len(rows)
+    share = {c: n * sum(len(groups[g]) for g in gs) / total for c, gs in by_cat.items()}
+    quota = {c: int(v) for c, v in share.items()}
+    for c in sorted(share, key=lambda c: (-(share[c] - quota[c]), c))[: n - sum(quota.values())]:
+        quota[c] += 1
+    rng = random.Random(seed)
+    keep: list[int] = []
+    for c in sorted(by_cat):
+        gs = sorted(by_cat[c])
+        rng.shuffle(gs)
+        taken = 0
+        for g in gs:
+            if taken >= quota[c]:
+                break
+            keep.extend(groups[g])
+            taken += len(groups[g])
+    return [rows[i] for i in sorted(keep)]
+
+
+def materialise(bench, row: dict[str, Any], root: Path | None) -> dict[str, Any]:
+    """Embed images (and sampled video frames) as {bytes, path} so the staged copy is self-contained."""
+    row = dict(row)
+    for col in bench.image_columns:
+        value = row.get(col)
+        if value is None:
+            continue
+        name = value.get("path") if isinstance(value, dict) else value if isinstance(value, str) else None
+        try:
+            row[col] = {"bytes": image_bytes(value, root), "path": name}
+        except RowError:
+            row[col] = {"bytes": None, "path": name}      # stays an error sample when loaded
+    if hasattr(bench, "read_frames") and any(row.get(c) for c in ("frames", "frames_dir", "video")):
+        try:
+            row["frames"] = [{"bytes": b, "path": None} for b in bench.read_frames(row, root)]
+            row.pop("frames_dir", None), row.pop("video", None)
+        except RowError:
+            pass
+    return row
+
+
+def stage(name: str, source: str, out: str | os.PathLike, split: str | None = None, lite: int | None = None,
+          seed: int = 0, force: bool = False) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"{out} is not empty (pass --force to replace it)")
+    params = {"seed": seed, "n": lite or 64} if name == "shapes" and source == "generate" else {}
+    bench = get_benchmark(name, **params)
+    split = split or bench.default_split
+    rows_iter, root = bench.rows(source, split)
+    rows = list(rows_iter)
+    if lite is not None and lite < len(rows):
+        rows = lite_subset(bench, rows, lite, seed)
+    rows = [materialise(bench, r, root) for r in rows]
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    files = []
+    for k in range(0, max(len(rows), 1), ROWS_PER_FILE):
+        chunk = rows[k:k + ROWS_PER_FILE]
+        path = tmp / f"{split}-{k // ROWS_PER_FILE:05d}.parquet"
+        pq.write_table(pa.Table.from_pylist(chunk), path)
+        files.append({"path": path.name, "sha256": sha256_file(path), "rows": len(chunk)})
+    manifest = {"benchmark": name, "source": source, "split": split, "config": getattr(bench, "hub_config", None),
+                "rows": len(rows), "lite": lite, "seed": seed, "files": files,
+                "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m sweeps.stage", description=__doc__.splitlines()[0])
+    p.add_argument("bench", help="benchmark registry name (pope, mme, shapes, ...)")
+    p.add_argument("--source", required=True, help="hub id, local Parquet/JSONL directory, or 'generate' (shapes)")
+    p.add_argument("--out", required=True, help="output directory (created; must be empty unless --force)")
+    p.add_argument("--split", default=None, help="split (default: the benchmark's)")
+    p.add_argument("--lite", type=int, default=None, help="stage a stratified subset of about N rows")
+    p.add_argument("--seed", type=int, default=0, help="seed of the lite subset (and of shapes generation)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    args = p.parse_args(argv)
+    m = stage(args.bench, args.source, args.out, args.split, args.lite, args.seed, args.force)
+    print(f"staged {m['rows']} rows of {m['benchmark']} ({m['split']}) from {m['source']} into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
