@@ -26,8 +26,9 @@ def _rows(sel: Selection) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         if sel.lengths is not None:
             n = int(sel.lengths[b])
             tok = None if tok is None else tok[:n]
-            if sel.indices.shape[1] == (sel.tokens.shape[1] if sel.tokens is not None else sel.indices.shape[1]):
-                idx = idx[:n]  # indices padded to the same width as tokens
+            # tokens without a patch index ([CLS], a summary token) are the width difference, the same for every sample
+            unindexed = (sel.tokens.shape[1] - sel.indices.shape[1]) if sel.tokens is not None else 0
+            idx = idx[: n - unindexed]
         out.append((idx, tok))
     return out
 

@@ -7,6 +7,7 @@ import torch
 
 from pruning import VisionTokens, get_strategy
 from pruning.strategies.divprune import DivPrune, greedy_maxmin
+from tests.pruning.strategy_properties import check_selection_properties
 
 
 def make_tokens(B, N, C=10, D=8, seed=0, dtype=torch.float64):
@@ -138,3 +139,8 @@ def test_errors():
         DivPrune(space="text")
     with pytest.raises(ValueError, match="budget"):
         DivPrune().select(vt, 0)
+
+
+@pytest.mark.parametrize("B,N,T", [(3, 576, 64), (2, 36, 9), (4, 16, 1)])
+def test_shared_properties(B, N, T):
+    check_selection_properties(DivPrune(), make_tokens(B, N, seed=T, dtype=torch.float32), budget=T)

@@ -5,6 +5,7 @@ import torch
 
 from pruning import VisionTokens, get_strategy
 from pruning.strategies.prumerge_plus import PruMergePlus, iqr_outliers, spatial_mask
+from tests.pruning.strategy_properties import check_selection_properties
 
 
 def make_tokens(B, N, C=12, seed=0, dtype=torch.float64, spikes=None):
@@ -156,3 +157,10 @@ def test_errors():
                                            extra={"last_attention": vt.attention}))
     with pytest.raises(ValueError, match="neighbours"):
         PruMergePlus(neighbours=-1)
+
+
+@pytest.mark.parametrize("B,N", [(3, 576), (3, 36), (4, 16)])
+def test_shared_properties(B, N):
+    # per-sample counts come from `lengths` (checked against the reference above); T < N is ignored
+    sel = check_selection_properties(PruMergePlus(), make_tokens(B, N, seed=N, dtype=torch.float32), budget=N // 4)
+    assert sel.lengths is not None

@@ -5,6 +5,7 @@ import torch
 
 from pruning import VisionTokens, get_strategy
 from pruning.strategies.visionzip import VisionZip, published_split
+from tests.pruning.strategy_properties import check_selection_properties
 
 
 def make_tokens(B, N, C=12, Ch=6, seed=0, dtype=torch.float64):
@@ -130,3 +131,9 @@ def test_errors():
         VisionZip().select(vt, 0)
     with pytest.raises(TypeError, match="dominant"):
         get_strategy("visionzip", dominat=3)
+
+
+@pytest.mark.parametrize("B,N,T", [(3, 576, 64), (2, 36, 9), (4, 16, 1)])
+def test_shared_properties(B, N, T):
+    # exactly T tokens to the LLM ([CLS] + D-1 dominant + Cn contextual)
+    check_selection_properties(VisionZip(), make_tokens(B, N, seed=T, dtype=torch.float32), budget=T, expected_kept=T)
