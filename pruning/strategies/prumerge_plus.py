@@ -81,7 +81,7 @@ class PruMergePlus:
         kept = outlier | spatial_mask(outlier.sum(-1), N)  # (B, N)
         n_kept = kept.sum(-1)  # (B,)
         L = int(n_kept.max())
-        # Kept patches first in raster order, padded with N; the rest follow (unused).
+        # Kept patches first, in raster order; rows past a sample's own count are padding.
         order = (~kept).to(torch.int8).argsort(dim=-1, stable=True)[:, :L]  # (B, L)
         valid = torch.arange(L, device=Z.device) < n_kept.unsqueeze(-1)  # (B, L)
         idx = order.where(valid, torch.zeros_like(order))  # (B, L) safe gather index
@@ -96,7 +96,7 @@ class PruMergePlus:
         merged = Z.gather(1, idx.unsqueeze(-1).expand(-1, -1, C)) + W @ Z  # (B, L, C)
         summary = ((a * (~kept)).unsqueeze(1) @ Z)  # (B, 1, C) a-weighted sum of the pruned tokens
 
-        out = torch.cat([merged * valid.unsqueeze(-1), torch.zeros(B, 1, C, dtype=Z.dtype, device=Z.device)], dim=1)
+        out = torch.cat([merged.masked_fill(~valid.unsqueeze(-1), 0), torch.zeros(B, 1, C, dtype=Z.dtype, device=Z.device)], dim=1)
         out[torch.arange(B, device=Z.device), n_kept] = summary.squeeze(1)  # (B, L+1, C) summary after the kept
         indices = order.where(valid, torch.full_like(order, N))  # (B, L)
         return Selection(indices=indices, tokens=out, space="vision", lengths=n_kept + 1)
