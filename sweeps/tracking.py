@@ -1,0 +1,343 @@
+"""MLflow view of a sweep (driver only): a parent run per sweep, a child run per (model, benchmark, grid point).
+
+    python jobs/sweep.py --config sweeps/configs/demo.yaml --sync-mlflow   # backfill from the store
+
+Metrics stream as units commit, with step = samples done for that (model, benchmark). Keys are
+low-cardinality (`running_accuracy`, `rel_pct`, `tflops`, `kv_mb`, `latency_p50_prefill_ms`, ...);
+strategy, budget T and ratio r are params/tags. The results store is the source of truth: when
+MLflow is unreachable the tracker warns once and goes quiet; `sync()` later replays the store in
+commit order and logs only steps a run does not have yet, so re-syncing never duplicates anything.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sweeps.grid import GridPoint
+from sweeps.store import SweepStore, local_path
+
+log = logging.getLogger("vissweep.tracking")
+PHASES = ("vision", "select", "prefill", "decode")
+MAX_PARAM_CHARS = 500          # MLflow accepts 6000; keep the UI readable
+PARENT, CHILD = "parent", "point"
+
+
+def tracking_uri(config_uri: str | None, store: str) -> str:
+    """$MLFLOW_TRACKING_URI, else the config's, else a SQLite file next to the results (or in the cwd)."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    if config_uri:
+        return config_uri
+    root = local_path(store)
+    return f"sqlite:///{root}/mlflow.db" if root else "sqlite:///mlflow.db"
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, str]:
+    """Nested config -> {"grid.0.strategy": "vispruner", ...}; long values truncated with a marker."""
+    out: dict[str, str] = {}
+    items = d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, list) else None
+    if items is None:
+        v = str(d)
+        out[prefix[:250]] = v if len(v) <= MAX_PARAM_CHARS else v[: MAX_PARAM_CHARS - 3] + "..."
+        return out
+    for k, v in items:
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).resolve().parent).stdout.strip() or os.environ.get("VISSWEEP_GIT_COMMIT", "unknown")
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("VISSWEEP_GIT_COMMIT", "unknown")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("torch", "transformers", "ray", "mlflow", "pyarrow", "vissweep"):
+        try:
+            out[f"version.{pkg}"] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _reachable(uri: str) -> bool:
+    u = urlparse(uri)
+    if u.scheme not in ("http", "https"):
+        return True
+    try:
+        with socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def point_metrics(t: pa.Table, bench: Any = None) -> dict[str, float]:
+    """Streamed metrics of one grid point's rows so far (errors excluded from costs and latencies).
+
+    running_<primary>: bench.aggregate over the scored rows so far (e.g. running_accuracy, running_f1_mean);
+    score_mean: mean per-sample score.
+    """
+    ok = t.filter(pc.is_null(t["error"])) if t.num_rows else t
+    m: dict[str, float] = {"samples": float(t.num_rows), "error_rate": (t.num_rows - ok.num_rows) / max(t.num_rows, 1)}
+    score = np.array([s for s in t["score"].to_pylist() if s is not None], dtype=float)
+    if score.size:
+        m["score_mean"] = float(score.mean())
+    if bench is not None:
+        agg = bench.aggregate([json.loads(s) if s else {} for s in t["scores"].to_pylist()])
+        value = agg.get(bench.primary_metric)
+        if isinstance(value, (int, float)) and np.isfinite(value):
+            m[f"running_{bench.primary_metric}"] = float(value)
+    if ok.num_rows:
+        m["tflops"] = float(np.mean(np.asarray(ok["prefill_flops"].to_pylist(), dtype=float))) / 1e12
+        m["kv_mb"] = float(np.mean(np.asarray(ok["kv_bytes"].to_pylist(), dtype=float))) / 2**20
+        m["visual_tokens"] = float(np.mean(np.asarray(ok["n_visual_kept"].to_pylist(), dtype=float)))
+        for ph in PHASES:
+            vals = np.array([v for v in ok[f"t_{ph}"].to_pylist() if v is not None], dtype=float)
+            if vals.size:
+                m[f"latency_p50_{ph}_ms"] = float(np.percentile(vals, 50)) * 1e3
+                m[f"latency_p95_{ph}_ms"] = float(np.percentile(vals, 95)) * 1e3
+    return m
+
+
+class Tracker:
+    """Streams committed units into MLflow; every MLflow failure turns it off (with one warning), never the sweep."""
+
+    def __init__(self, uri: str, experiment: str, sweep_id: str, *, config_text: str = "", config_raw: dict | None = None,
+                 benchmarks: dict[str, Any] | None = None, totals: dict[tuple[str, str], int] | None = None,
+                 artifact_root: str | None = None, live: bool = True):
+        self.uri, self.experiment, self.sweep_id = uri, experiment, sweep_id
+        self.config_text, self.config_raw = config_text, config_raw or {}
+        self.benchmarks = benchmarks or {}            # name -> benchmark object (primary_metric, aggregate)
+        self.totals = totals or {}                    # (model, benchmark) -> samples in the sweep
+        self.artifact_root, self.live = artifact_root, live
+        self.down: str | None = None
+        self.client = None
+        self.parent_id: str | None = None
+        self.children: dict[str, str] = {}            # point key -> run id
+        self.last_step: dict[str, int] = {}           # run id -> last logged step (resume without duplicates)
+        self.finished: set[str] = set()               # run ids whose final metrics are logged
+        self.rows: dict[tuple[str, str], list[pa.Table]] = defaultdict(list)
+        self.done: dict[tuple[str, str], int] = defaultdict(int)
+        self.t0 = time.time()
+        self.rows_done = 0
+
+    # -- connection ------------------------------------------------------------------------------
+    def _fail(self, exc: BaseException | str) -> None:
+        if self.down is None:
+            self.down = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            log.warning("MLflow at %s is unavailable (%s); the sweep goes on, results stay in the store. "
+                        "Backfill later with: python jobs/sweep.py --config CONFIG --sync-mlflow", self.uri, self.down)
+
+    def start(self) -> bool:
+        """Connect, find or create the parent run. False (with one warning) when MLflow is unreachable."""
+        if not _reachable(self.uri):
+            self._fail(f"cannot connect to {self.uri}")
+            return False
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")   # fail fast, backfill later
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+        try:
+            from mlflow.tracking import MlflowClient
+
+            self.client = MlflowClient(tracking_uri=self.uri)
+            exp = self.client.get_experiment_by_name(self.experiment)
+            if exp is None:
+                loc = None if self.artifact_root is None else Path(self.artifact_root).resolve().as_uri()
+                self.exp_id = self.client.create_experiment(self.experiment, artifact_location=loc)
+            else:
+                self.exp_id = exp.experiment_id
+            self._index_runs()
+            if self.parent_id is None:
+                tags = {"sweep_id": self.sweep_id, "vissweep.role": PARENT, "git_commit": _git_commit(), **_versions()}
+                run = self.client.create_run(self.exp_id, run_name=self.sweep_id, tags=tags)
+                self.parent_id = run.info.run_id
+                self._log_params(self.parent_id, {"sweep_id": self.sweep_id, **flatten(self.config_raw)})
+                if self.config_text:
+                    self.client.log_text(self.parent_id, self.config_text, "config.yaml")
+        except Exception as exc:  # any MLflow/DB/HTTP failure: the store keeps everything
+            self._fail(exc)
+            return False
+        return True
+
+    def _index_runs(self) -> None:
+        token = None
+        while True:
+            page = self.client.search_runs([self.exp_id], f"tags.sweep_id = '{self.sweep_id}'",
+                                           max_results=1000, page_token=token)
+            for run in page:
+                role = run.data.tags.get("vissweep.role")
+                if role == PARENT:
+                    self.parent_id = run.info.run_id
+                elif role == CHILD:
+                    self.children[run.data.tags["point_key"]] = run.info.run_id
+                    if run.data.tags.get("vissweep.final") == "true":
+                        self.finished.add(run.info.run_id)
+            token = page.token
+            if not token:
+                break
+        for rid in [self.parent_id, *self.children.values()]:
+            if rid is not None:
+                self.last_step[rid] = self._last_step(rid)
+
+    def _last_step(self, run_id: str) -> int:
+        run = self.client.get_run(run_id)
+        key = "samples_done" if run.data.tags.get("vissweep.role") == PARENT else "samples"
+        hist = self.client.get_metric_history(run_id, key) if key in run.data.metrics else []
+        return max((m.step for m in hist), default=-1)
+
+    def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
+
+    def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        if step <= self.last_step.get(run_id, -1):
+            return                                          # already logged by an earlier run or sync
+        ts = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()
+                                               if v is not None and np.isfinite(v)])
+        self.last_step[run_id] = step
+
+    def _child(self, model: str, benchmark: str, point: GridPoint) -> str:
+        key = f"{model}|{benchmark}|{point.point_id}"
+        if key not in self.children:
+            tags = {"sweep_id": self.sweep_id, "vissweep.role": CHILD, "point_key": key, "model": model,
+                    "benchmark": benchmark, "strategy": point.strategy, "point_id": point.point_id,
+                    "mlflow.parentRunId": self.parent_id}
+            run = self.client.create_run(self.exp_id, run_name=point.run_name(model, benchmark), tags=tags)
+            rid = run.info.run_id
+            params = {"model": model, "benchmark": benchmark, "strategy": point.strategy,
+                      "budget": "all" if point.budget is None else point.budget,
+                      "ratio": "none" if point.ratio is None else point.ratio, "point_id": point.point_id,
+                      **{f"param.{k}": v for k, v in point.params}}
+            self._log_params(rid, params)
+            self.children[key] = rid
+            self.last_step[rid] = -1
+        return self.children[key]
+
+    # -- streaming -------------------------------------------------------------------------------
+    def on_commit(self, rows: pa.Table, units_done: int = 0, units_quarantined: int = 0) -> None:
+        """Record one committed unit's rows; log running metrics for every grid point it carries."""
+        if rows.num_rows == 0:
+            return
+        model, bench = rows["model"][0].as_py(), rows["benchmark"][0].as_py()
+        key = (model, bench)
+        self.rows[key].append(rows)
+        n_samples = len(set(rows["sample_id"].to_pylist()))
+        self.done[key] += n_samples
+        self.rows_done += rows.num_rows
+        if self.down is not None or self.client is None:
+            return
+        try:
+            self._stream(key, units_done, units_quarantined)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _headline(self, bench: str) -> str:
+        b = self.benchmarks.get(bench)
+        return f"running_{b.primary_metric}" if b is not None else "score_mean"
+
+    def _stream(self, key: tuple[str, str], units_done: int, units_quarantined: int) -> None:
+        model, bench = key
+        step = self.done[key]
+        head = self._headline(bench)
+        table = pa.concat_tables(self.rows[key])
+        by_point = _split_by_point(table)
+        metrics = {pid: point_metrics(t, self.benchmarks.get(bench)) for pid, t in by_point.items()}
+        base = metrics.get("keep_all/Tall", {}).get(head)
+        for pid, t in by_point.items():
+            m = metrics[pid]
+            if base and head in m:
+                m["rel_pct"] = 100.0 * m[head] / base        # % of the unpruned model, same samples
+            point = GridPoint.from_dict({"strategy": t["strategy"][0].as_py(), "budget": t["budget"][0].as_py(),
+                                         "params": json.loads(t["params"][0].as_py() or "{}")})
+            self._log_metrics(self._child(model, bench, point), m, step)
+        total = sum(self.done.values())
+        parent = {"samples_done": total, "rows_done": self.rows_done, "units_done": units_done,
+                  "units_quarantined": units_quarantined}
+        if self.live:
+            parent["throughput_rows_per_s"] = self.rows_done / max(time.time() - self.t0, 1e-9)
+        self._log_metrics(self.parent_id, parent, total)
+        if self.totals.get(key) and step >= self.totals[key]:
+            self._final(key, by_point)
+
+    def _final(self, key: tuple[str, str], by_point: dict[str, pa.Table]) -> None:
+        """bench.aggregate per point, predictions as a Parquet artifact, run marked final."""
+        model, bench = key
+        b = self.benchmarks.get(bench)
+        for pid, t in by_point.items():
+            rid = self.children[f"{model}|{bench}|{pid}"]
+            if rid in self.finished:
+                continue
+            if b is not None:
+                agg = b.aggregate([json.loads(s) if s else {} for s in t["scores"].to_pylist()])
+                final = {f"final_{k}": float(v) for k, v in agg.items()
+                         if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                from mlflow.entities import Metric
+
+                ts = int(time.time() * 1000)
+                self.client.log_batch(rid, metrics=[Metric(k, v, ts, self.done[key]) for k, v in final.items()
+                                                    if np.isfinite(v)])
+            cols = ["sample_id", "category", "prediction", "score", "scores", "n_visual_kept", "prefill_flops",
+                    "kv_bytes", "t_prefill", "t_decode", "error", "replica", "unit_id"]
+            with tempfile.TemporaryDirectory() as d:
+                import pyarrow.parquet as pq
+
+                path = Path(d) / "predictions.parquet"
+                pq.write_table(t.select(cols).sort_by("sample_id"), path)
+                self.client.log_artifact(rid, str(path))
+            self.client.set_tag(rid, "vissweep.final", "true")
+            self.client.set_terminated(rid, "FINISHED")
+            self.finished.add(rid)
+
+    def close(self, status: str = "FINISHED") -> None:
+        if self.down is None and self.client is not None and self.parent_id is not None:
+            try:
+                self.client.set_terminated(self.parent_id, status)
+            except Exception as exc:
+                self._fail(exc)
+
+
+def _split_by_point(t: pa.Table) -> dict[str, pa.Table]:
+    ids = t["point_id"].to_pylist()
+    order: dict[str, list[int]] = {}
+    for i, p in enumerate(ids):
+        order.setdefault(p, []).append(i)
+    return {p: t.take(pa.array(idx)) for p, idx in order.items()}
+
+
+def sync(tracker: Tracker, store: SweepStore) -> int:
+    """Replay every committed unit in commit order through `tracker` (live=False). Returns units replayed."""
+    import pyarrow.fs as pafs
+
+    infos = store.fs.get_file_info(pafs.FileSelector(f"{store.root}/units", allow_not_found=True))
+    committed = store.committed_units()
+    infos = sorted((i for i in infos if i.base_name[: -len(".parquet")] in committed),
+                   key=lambda i: (i.mtime_ns or 0, i.base_name))
+    n_quarantined = len(store.quarantined())
+    for n, info in enumerate(infos, 1):
+        tracker.on_commit(store.read_unit(info.base_name[: -len(".parquet")]), units_done=n,
+                          units_quarantined=n_quarantined)
+        if tracker.down:
+            break
+    return len(infos)
