@@ -1,0 +1,237 @@
+"""LLaVA-1.5 through transformers (LlavaForConditionalGeneration), with visual-token pruning before the LLM
+(encoder stage: VisPruner, VisionZip, DivPrune, PruMerge+, random, spatial) and inside it (decoder stage: FastV,
+SparseVLM) through a prefill/decode loop over the model's own decoder layers (decoder_loop.py).
+
+    from pruning import PrunePlan
+    from pruning.models import load_vlm
+    vlm = load_vlm("tiny-llava")
+    vis = vlm.encode(images)                                  # vision tower once per batch
+    outs = vlm.generate(questions, PrunePlan("vispruner", budget=64, params={"ratio": 0.75}), vision=vis)
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from pruning.accounting import kv_cache_bytes, prefill_flops, prefill_flops_per_layer
+from pruning.models.decoder_loop import DecoderLoop, Hook
+from pruning.models.decoder_prune import DECODER_HOOKS
+from pruning.models.sequence import Batch, left_pad, splice
+from pruning.models.timing import PhaseTimer
+from pruning.models.tiny import PROMPT
+from pruning.models.vision_attention import encode_clip
+from pruning.registry import strategy_class
+from pruning.types import Output, PrunePlan, Stage, VisionTokens
+
+
+def check_images(images: Any) -> list:
+    """A list of decodable PIL images, converted to RGB; anything else is a clear error."""
+    from PIL import Image
+
+    if isinstance(images, Image.Image):
+        raise TypeError("images must be a list of PIL images, got a single image (wrap it in a list)")
+    if not isinstance(images, (list, tuple)) or not images:
+        raise TypeError(f"images must be a non-empty list of PIL images, got {type(images).__name__}")
+    out = []
+    for i, im in enumerate(images):
+        if not isinstance(im, Image.Image):
+            raise TypeError(f"image {i} is {type(im).__name__}, expected a PIL.Image.Image")
+        try:
+            out.append(im.convert("RGB"))  # forces decoding of lazily opened files
+        except Exception as exc:  # PIL raises OSError/SyntaxError/ValueError for broken files
+            raise ValueError(f"image {i} could not be decoded: {exc}") from exc
+    return out
+
+
+def sample_key_tensor(keys: list | None, batch: int, device) -> torch.Tensor | None:
+    """Sample ids -> (B,) int64 keys for seeded strategies (random): ints as they are, anything else by a
+    stable 64-bit hash of its str (same on every worker, unlike Python's hash())."""
+    if keys is None:
+        return None
+    if len(keys) != batch:
+        raise ValueError(f"sample_keys has {len(keys)} entries for a batch of {batch}")
+    out = []
+    for k in keys:
+        if isinstance(k, int) and not isinstance(k, bool):
+            out.append(k)
+        else:
+            out.append(int.from_bytes(hashlib.blake2b(str(k).encode(), digest_size=8).digest(), "little", signed=True))
+    return torch.tensor(out, dtype=torch.int64, device=device)
+
+
+@dataclass
+class Prepared:
+    """The LLM's prefill input for one batch and plan."""
+
+    embeds: torch.Tensor  # (B, L, D) left-padded input embeddings, kept image tokens spliced in
+    batch: Batch
+    hooks: list[Hook]  # decoder-stage prune points
+    lengths: list[int]  # image tokens per sample entering the LLM
+    n_in: int  # N: image tokens out of the vision tower
+    vision_seconds: float
+
+
+class Llava:
+    """LLaVA-1.5 via transformers. Encoder stage after the vision tower; decoder stage at layer K."""
+
+    supports: ClassVar[frozenset[Stage]] = frozenset({"encoder", "decoder"})
+
+    def __init__(self, model, processor, name: str):
+        cfg = model.config
+        if not isinstance(cfg.vision_feature_layer, int) or cfg.vision_feature_select_strategy != "default":
+            raise NotImplementedError("only a single vision_feature_layer with select strategy 'default' (LLaVA-1.5)")
+        self.model, self.processor, self.name = model.eval(), processor, name
+        self.config, self.text_config = cfg, cfg.text_config
+        self.tokenizer = processor.tokenizer
+        self.image_token_id = int(cfg.image_token_id)
+        vc = cfg.vision_config
+        self.num_visual_tokens = (vc.image_size // vc.patch_size) ** 2  # N: 576 for CLIP-L/14-336
+        p = next(model.parameters())
+        self.device, self.dtype = p.device, p.dtype
+        self.loop = DecoderLoop(model.model.language_model, model.lm_head, cfg.text_config._attn_implementation)
+        eos = model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
+
+    def __repr__(self) -> str:
+        return f"Llava({self.name!r}, device={self.device}, dtype={self.dtype})"
+
+    def supports_strategy(self, name: str) -> bool:
+        """Whether this adapter can run the registry strategy `name` (stage supported and wired)."""
+        try:
+            stage = strategy_class(name).stage
+        except (KeyError, ImportError):
+            return False
+        return stage in self.supports and (stage == "encoder" or name in DECODER_HOOKS)
+
+    # ---------------------------------------------------------------- vision
+    @torch.no_grad()
+    def encode(self, images: list) -> VisionTokens:
+        """Vision tower once for the batch: every signal the encoder-stage strategies read (see vision_attention)."""
+        images = check_images(images)
+        timer = PhaseTimer(self.device)
+        with timer.phase("vision"):
+            px = self.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+            px = px.to(self.device, self.dtype)  # (B, 3, 336, 336)
+            sig = encode_clip(self.model.model.vision_tower, px, self.config.vision_feature_layer)
+            projected = self.model.model.multi_modal_projector(sig["features"])  # (B, N, D) LLM-input embeddings
+        return VisionTokens(features=sig["features"], attention=sig["attention"], keys=sig["keys"], cls=sig["cls"],
+                            extra={"num_heads": sig["num_heads"], "projected": projected,
+                                   "last_attention": sig["last_attention"], "last_keys": sig["last_keys"],
+                                   "vision_seconds": timer.seconds()["vision"]})
+
+    # ---------------------------------------------------------------- prompts
+    def prompt_ids(self, question: str) -> torch.Tensor:
+        if not isinstance(question, str):
+            raise TypeError(f"each prompt must be a str, got {type(question).__name__}")
+        ids = self.tokenizer(PROMPT.format(question=question))["input_ids"]
+        return torch.tensor(ids, dtype=torch.long, device=self.device)  # (L,)
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.model.language_model.embed_tokens(ids)
+
+    def _check(self, prompts, plan, vision, images):
+        if not isinstance(plan, PrunePlan):
+            raise TypeError(f"plan must be a pruning.PrunePlan, got {type(plan).__name__}")
+        strategy = plan.build()  # unknown names / parameters fail here with did-you-mean
+        stage = strategy.stage
+        if stage not in self.supports or (stage == "decoder" and plan.strategy not in DECODER_HOOKS):
+            raise ValueError(f"{self.name}: strategy {plan.strategy!r} ({stage} stage) is not supported by this model")
+        if plan.budget is not None and plan.budget > self.num_visual_tokens:
+            raise ValueError(f"budget T={plan.budget} exceeds the {self.num_visual_tokens} visual tokens of {self.name}")
+        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
+            raise TypeError("prompts must be a non-empty list of question strings")
+        if vision is None:
+            if images is None:
+                raise ValueError("generate needs vision= (from encode) or images=")
+            vision = self.encode(images)
+        if vision.batch_size != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but vision holds {vision.batch_size} images")
+        return strategy, vision
+
+    # ---------------------------------------------------------------- generate
+    @torch.no_grad()
+    def prepare(self, prompts: list[str], plan: PrunePlan, vision: VisionTokens | None = None,
+                images: list | None = None, sample_keys: list | None = None, timer: PhaseTimer | None = None) -> Prepared:
+        """Validate, select (encoder stage) or build prune hooks (decoder stage), and splice the kept image
+        embeddings into the left-padded prompt batch: exactly the LLM's prefill input."""
+        strategy, vision = self._check(prompts, plan, vision, images)
+        timer = timer or PhaseTimer(self.device)
+        B, N = vision.batch_size, vision.num_tokens
+        projected = vision.extra["projected"]  # (B, N, D)
+        hooks, lengths = [], [N] * B
+        with timer.phase("select"):
+            if strategy.stage == "encoder":
+                tokens = dataclasses.replace(vision, extra={**vision.extra, "sample_keys": sample_key_tensor(sample_keys, B, self.device)})
+                sel = strategy.select(tokens, plan.budget)
+                image_embeds = self._kept_embeds(sel, projected)  # (B, T', D)
+                if sel.lengths is not None:
+                    lengths = [int(n) for n in sel.lengths.tolist()]
+                else:
+                    lengths = [image_embeds.shape[1]] * B
+            else:
+                image_embeds = projected
+                hooks = DECODER_HOOKS[plan.strategy](strategy, plan.budget, N)
+            seqs, starts = zip(*(splice(self.prompt_ids(q), self.image_token_id, n) for q, n in zip(prompts, lengths)))
+            batch = left_pad(list(seqs), list(starts), lengths, self.pad_id)
+            embeds = self._embed(batch.ids)  # (B, L, D)
+            is_img = batch.ids == self.image_token_id  # (B, L)
+            real = torch.arange(image_embeds.shape[1], device=self.device)[None] < batch.n_img[:, None]  # (B, T')
+            embeds[is_img] = image_embeds[real].to(embeds.dtype)
+        return Prepared(embeds=embeds, batch=batch, hooks=hooks, lengths=lengths, n_in=N,
+                        vision_seconds=float(vision.extra.get("vision_seconds", 0.0)))
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], plan: PrunePlan, vision: VisionTokens | None = None,
+                 images: list | None = None, max_new_tokens: int = 16, sample_keys: list | None = None) -> list[Output]:
+        """Greedy answers to plain questions (template and image added here) under `plan`, one Output each."""
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+        timer = PhaseTimer(self.device)
+        prep = self.prepare(prompts, plan, vision, images, sample_keys, timer)
+        batch = prep.batch
+        with timer.phase("prefill"):
+            state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
+        with timer.phase("decode"):
+            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
+        texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
+        timings = {"vision": prep.vision_seconds, **timer.seconds()}
+        peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
+        per_layer = state.kept_per_layer if prep.hooks else None
+        return [self._output(texts[b].strip(), prep.n_in, prep.lengths[b], batch.n_text[b], per_layer, timings, peak)
+                for b in range(len(texts))]
+
+    def _kept_embeds(self, sel, projected: torch.Tensor) -> torch.Tensor:
+        """The LLM-input embeddings of the kept (or merged) tokens."""
+        if sel.tokens is None:
+            return sel.gather(projected)  # projector is per token: gathering projected == projecting gathered
+        if sel.space == "llm":
+            return sel.tokens
+        return self.model.model.multi_modal_projector(sel.tokens.to(self.dtype))
+
+    def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak) -> Output:
+        tc, db = self.text_config, self.dtype.itemsize
+        if kept_per_layer is None:
+            flops, kv = prefill_flops(tc, n_kept, n_text), kv_cache_bytes(tc, n_kept, db)
+        else:
+            changes = [i for i in range(1, len(kept_per_layer)) if kept_per_layer[i] != kept_per_layer[i - 1]]
+            n_kept = kept_per_layer[-1]
+            if len(changes) <= 1 and kept_per_layer[0] == n_in:
+                K = changes[0] if changes else None
+                after = kept_per_layer[K] if K is not None else None
+                flops = prefill_flops(tc, n_in, n_text, prune_layer=K, n_visual_after=after)
+                kv = kv_cache_bytes(tc, n_in, db, prune_layer=K, n_visual_after=after)
+            else:  # several prune layers (SparseVLM): per-layer counts, same convention
+                flops = prefill_flops_per_layer(tc, kept_per_layer, n_text)
+                kv = sum(kept_per_layer) * 2 * tc.hidden_size * db
+        return Output(text=text, n_visual_in=n_in, n_visual_kept=n_kept, n_text=n_text, flops=flops, kv_bytes=kv,
+                      timings=dict(timings), kept_per_layer=list(kept_per_layer) if kept_per_layer else None,
+                      peak_mem_bytes=peak)

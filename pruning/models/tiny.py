@@ -1,0 +1,165 @@
+"""Offline LLaVA-1.5 stand-ins: a tiny random-weight LLaVA (CLIP-L/14-336 geometry, narrow widths) and a
+LLaVA-1.5-7B-shaped random-weight model, built from real transformers configs without any download.
+
+The tiny model is built once into a cache dir (env VISSWEEP_CACHE, default ~/.cache/vissweep) with
+save_pretrained and then loaded through the same from_pretrained path as a real checkpoint.
+Build: python -c "from pruning.models.tiny import tiny_llava_dir; print(tiny_llava_dir())"
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
+PROMPT = "USER: <image>\n{question} ASSISTANT:"  # LLaVA-1.5 conversation format (llava-hf chat template)
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}USER: "
+    "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+    "{% else %}ASSISTANT: {{ message['content'][0]['text'] }}{% endif %} {% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+SPECIAL = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
+
+# Fixed corpus: benchmark-style questions and answers, so "yes", "no", colours and digits are whole tokens.
+_WORDS = (
+    "yes no maybe one two three four five six seven eight nine ten zero 0 1 2 3 4 5 6 7 8 9 10 "
+    "red green blue yellow black white orange purple pink brown gray grey silver gold "
+    "is there a an the in on of to and or with what which who where when why how many much color colour "
+    "image picture photo object objects person people man woman child dog cat car bus truck bike bicycle "
+    "table chair cup bottle sign text word number left right top bottom front behind near far above below "
+    "answer question single short phrase using please does do are this that it they his her its count "
+    "USER ASSISTANT user assistant describe detail scene background foreground small large big tiny "
+    "A B C D option options choose letter correct true false same different wearing holding sitting standing"
+).split()
+_PHRASES = [
+    "Is there a {} in the image?", "What color is the {}?", "How many {} are there?",
+    "Answer the question using a single word or phrase.", "Is the {} on the left or right?",
+    "USER: {} ASSISTANT:", "Yes, there is a {}.", "No, there is no {}.", "The {} is red.",
+    "Answer with the option's letter from the given choices directly.",
+]
+
+
+def corpus() -> list[str]:
+    lines = [" ".join(_WORDS), " ".join(w.capitalize() for w in _WORDS)] + _WORDS * 3  # bare words: line-initial form
+    for p in _PHRASES:
+        lines += [p.format(w) for w in _WORDS]
+    return lines
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("VISSWEEP_CACHE") or Path.home() / ".cache" / "vissweep")
+
+
+def build_tokenizer():
+    """A deterministic byte-level BPE (no unknown inputs) wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIAL, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus(), trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="<pad>", extra_special_tokens=["<image>"], padding_side="left",
+                                   model_max_length=4096)
+
+
+def build_processor(tokenizer=None):
+    from transformers import CLIPImageProcessor, LlavaProcessor
+
+    tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+    return LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=14,
+                          vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                          chat_template=CHAT_TEMPLATE)
+
+
+def llava_config(tokenizer, *, vision_width: int, vision_layers: int, vision_heads: int, vision_ffn: int,
+                 width: int, layers: int, heads: int, ffn: int, vocab_size: int | None = None,
+                 init_range: float = 0.02):
+    """A LlavaConfig with CLIP-L/14-336 geometry (576 patches) and the given widths."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    vision = CLIPVisionConfig(hidden_size=vision_width, intermediate_size=vision_ffn, num_hidden_layers=vision_layers,
+                              num_attention_heads=vision_heads, image_size=336, patch_size=14, projection_dim=vision_width,
+                              hidden_act="quick_gelu", initializer_range=init_range)
+    text = LlamaConfig(hidden_size=width, intermediate_size=ffn, num_hidden_layers=layers, num_attention_heads=heads,
+                       num_key_value_heads=heads, vocab_size=vocab_size or len(tokenizer), max_position_embeddings=4096,
+                       rms_norm_eps=1e-5, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                       pad_token_id=tokenizer.pad_token_id, initializer_range=init_range, tie_word_embeddings=False)
+    return LlavaConfig(vision_config=vision, text_config=text, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+                       vision_feature_layer=-2, vision_feature_select_strategy="default",
+                       projector_hidden_act="gelu", image_seq_length=576, tie_word_embeddings=False)
+
+
+def build_tiny_llava(seed: int = 0):
+    """(model, processor): 4-layer CLIP (width 64) + 8-layer Llama (width 64), random weights, fp32."""
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    processor = build_processor()
+    # init_range 0.2 (not 0.02): with narrow random weights the default gives near-uniform attention and
+    # answers that ignore the image; larger weights make pruning change outputs, which tests need.
+    config = llava_config(processor.tokenizer, vision_width=64, vision_layers=4, vision_heads=4, vision_ffn=128,
+                          width=64, layers=8, heads=4, ffn=160, init_range=0.2)
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(config).eval()
+    return model, processor
+
+
+def tiny_llava_dir(root: Path | None = None) -> Path:
+    """Path of the saved tiny model, built on first use. Safe when several processes build at once:
+    each writes a private temp dir and renames it into place; the loser discards its copy."""
+    root = Path(root) if root is not None else cache_root()
+    target = root / f"tiny-llava-{BUILD_VERSION}"
+    if (target / "config.json").exists():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-llava-", dir=root))
+    try:
+        model, processor = build_tiny_llava()
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        try:
+            os.rename(tmp, target)  # atomic on one filesystem; fails if another builder won
+        except OSError:
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def build_llava7b_shaped(device=None, dtype=None, attn_implementation: str = "sdpa"):
+    """(model, processor): LLaVA-1.5-7B shapes (CLIP-L/14-336 24x1024 + Llama 32x4096/11008), random fp16 weights,
+    built straight on the device (nothing downloaded, nothing saved). For latency/memory only."""
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    processor = build_processor()
+    config = llava_config(processor.tokenizer, vision_width=1024, vision_layers=24, vision_heads=16, vision_ffn=4096,
+                          width=4096, layers=32, heads=32, ffn=11008, vocab_size=32064)
+    config._attn_implementation = attn_implementation
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = LlavaForConditionalGeneration._from_config(config, dtype=dtype,
+                                                           attn_implementation=attn_implementation)
+    return model.eval(), processor
+
+
+def load_tiny_llava(device=None, dtype=None, attn_implementation: str = "sdpa") -> Path:
+    """load_vlm loader: the saved tiny model's directory (then loaded with from_pretrained like any checkpoint)."""
+    return tiny_llava_dir()
+
+
+def load_llava7b_shaped(device=None, dtype=None, attn_implementation: str = "sdpa"):
+    """load_vlm loader: (model, processor) of the 7B-shaped random model, built in memory on `device`."""
+    return build_llava7b_shaped(device=device, dtype=dtype, attn_implementation=attn_implementation)
