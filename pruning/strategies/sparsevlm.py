@@ -41,7 +41,7 @@ Differences from the released code (all result-preserving where the released cod
 - Batched over B with a text mask (the released code assumes B = 1 and no padding): rater softmax and its
   mean threshold run over each sample's real text tokens only. A sample without any rater (e.g. one text
   token, whose relevance equals the mean) uses all its text tokens as raters instead of a NaN score.
-- Rater relevance, scores and clustering run in float32 (released: the model dtype, fp16).
+- Rater relevance and scores run in float32, clustering distances in float64 (released: the model dtype).
 - Ties break by position (stable sorts) instead of torch.topk's unspecified order and DPC-kNN's 1e-6
   random density noise, so results are deterministic and batched == per-sample.
 - DPC-kNN ranks density and center score in log space (log density = -mean squared kNN distance), the
@@ -215,8 +215,11 @@ def dpc_knn(x: torch.Tensor, n_clusters: int, k_neighbors: int) -> torch.Tensor:
     """
     B, n, D = x.shape
     c, k = min(n_clusters, n), min(k_neighbors, n)
-    xf = x.float()
-    dist = torch.cdist(xf, xf, compute_mode="donot_use_mm_for_euclid_dist") / D**0.5  # (B, n, n)
+    xd = x.double()  # float64 Gram form: exact enough for kNN ties, ~10x faster than a difference kernel
+    sq = (xd * xd).sum(-1)  # (B, n)
+    d2 = (sq[:, :, None] + sq[:, None, :] - 2 * xd @ xd.transpose(1, 2)).clamp(min=0)  # (B, n, n)
+    d2 = d2 * (1 - torch.eye(n, dtype=d2.dtype, device=d2.device))  # exact zero self-distance
+    dist = d2.sqrt() / D**0.5  # (B, n, n)
     log_rho = -(dist.topk(k, dim=-1, largest=False).values ** 2).mean(-1)  # (B, n)
     rank = log_rho.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1)  # (B, n) 0 = densest
     denser = rank[:, None, :] < rank[:, :, None]  # (B, i, j): j denser than i
