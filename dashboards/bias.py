@@ -20,8 +20,8 @@ QUADRANT_PREFIX = "acc_by_quadrant/"
 
 
 def quadrant_accuracy(point: PointSummary, prefix: str = QUADRANT_PREFIX) -> dict[str, float]:
-    """{quadrant: accuracy} from the benchmark's aggregate metrics."""
-    return {k[len(prefix):]: v for k, v in point.metrics.items() if k.startswith(prefix)}
+    """{quadrant: accuracy} from the benchmark's aggregate metrics ("none": questions with no located object)."""
+    return {k[len(prefix):]: v for k, v in point.metrics.items() if k.startswith(prefix) and k != prefix + "none"}
 
 
 def _label(p: PointSummary) -> str:
