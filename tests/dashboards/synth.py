@@ -7,15 +7,15 @@ from datetime import datetime, timezone
 import numpy as np
 import pyarrow as pa
 
+from sweeps.grid import GridPoint
 from sweeps.rows import ROW_SCHEMA
 
 LLAMA7B_FLOPS_PER_TOKEN = 2 * 6.7e9       # ~2 x params per token, good enough for a synthetic cost axis
 
 
 def point_id(strategy: str, budget: int | None, ratio: float | None) -> str:
-    if budget is None:
-        return strategy
-    return f"{strategy}/T{budget}" + (f"/r{ratio}" if ratio is not None else "")
+    """The grid's own key (sweeps.grid.GridPoint.point_id), so tracker child runs and rows agree."""
+    return GridPoint(strategy, budget, (("ratio", ratio),) if ratio is not None else ()).point_id
 
 
 def rows_for_point(*, strategy, budget=None, ratio=None, correct, benchmark="toy", model="tiny-llava",
