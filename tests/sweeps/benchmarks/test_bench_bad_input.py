@@ -70,3 +70,21 @@ def test_unknown_local_directory_without_data(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no .parquet or .jsonl"):
         get_benchmark("pope").load(str(tmp_path / "empty"))
+
+
+def test_datasets_path_keeps_images_encoded(tmp_path):
+    """The hub code path (datasets.load_dataset + Image(decode=False)) on a dataset saved by `datasets` itself."""
+    import datasets
+
+    from sweeps.benchmarks.loading import hub_dataset
+
+    rows = [pope_row(i, "yes", "random") for i in range(3)]
+    for r in rows:
+        r["image"] = {"bytes": png(), "path": None}
+    features = datasets.Features({k: datasets.Value("string") for k in rows[0] if k != "image"} | {"image": datasets.Image()})
+    ds = datasets.Dataset.from_list(rows, features=features)
+    (tmp_path / "hub").mkdir()
+    ds.to_parquet(str(tmp_path / "hub" / "test-00000-of-00001.parquet"))
+    loaded = hub_dataset(str(tmp_path / "hub"), None, "test", "hint")
+    first = loaded[0]
+    assert first["image"]["bytes"] == png() and first["category"] == "random"
