@@ -26,6 +26,17 @@ T = TypeVar("T")
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
+def as_judge(value: "Judge | dict | bool | None") -> "Judge | None":
+    """A benchmark's judge parameter: a Judge, a dict of Judge kwargs (from a sweep config), True (from env), or None."""
+    if value is None or value is False or isinstance(value, Judge):
+        return value or None
+    if value is True:
+        return Judge()
+    if isinstance(value, dict):
+        return Judge(**value)
+    raise TypeError(f"judge must be a Judge, a dict of Judge arguments, True or None; got {type(value).__name__}")
+
+
 class JudgeError(RuntimeError):
     """A judge call that gave no usable verdict (exhausted retries, refused request, malformed reply)."""
 

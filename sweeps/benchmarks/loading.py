@@ -218,6 +218,8 @@ class HubBenchmark(Benchmark):
         if is_local(source):
             root = Path(os.path.expanduser(source)).resolve()
             return read_local_rows(root, split, self.hub_config, limit), root
+        if source.startswith(("/", ".", "~")) or source.count("/") != 1:
+            raise FileNotFoundError(f"benchmark source {source!r} is neither an existing directory nor a hub id (owner/name)")
         return read_hub_rows(source, self.hub_config, split, limit, self.stage_hint(split)), None
 
     def load(self, source: str | None = None, split: str | None = None, limit: int | None = None) -> list[Sample]:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, required
 from sweeps.benchmarks.scoring import error_score, mean, split_errors
-from sweeps.judge import Judge, JudgeError
+from sweeps.judge import Judge, JudgeError, as_judge
 
 PROMPT_VERSION = "mmvet-v1"
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
@@ -69,8 +69,8 @@ class MMVet(HubBenchmark):
     primary_metric: ClassVar[str] = "score"
     needs_judge: ClassVar[bool] = True
 
-    def __init__(self, judge: Judge | None = None):
-        self.judge = judge
+    def __init__(self, judge: Judge | dict | bool | None = None):
+        self.judge = as_judge(judge)
 
     def row_category(self, row: dict[str, Any]) -> str | None:
         caps = row.get("capability")

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, RowError, image_bytes, required
 from sweeps.benchmarks.scoring import error_score, mean, split_errors
-from sweeps.judge import Judge, JudgeError
+from sweeps.judge import Judge, JudgeError, as_judge
 
 FRAMES = 8
 PROMPT_VERSION = "video-chatgpt-qa-v1"
@@ -84,8 +84,8 @@ class VideoQA(HubBenchmark):
     category_column: ClassVar[str | None] = "type"
     image_columns: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, judge: Judge | None = None, frames: int = FRAMES):
-        self.judge, self.frames = judge, frames
+    def __init__(self, judge: Judge | dict | bool | None = None, frames: int = FRAMES):
+        self.judge, self.frames = as_judge(judge), frames
 
     def row_id(self, row: dict[str, Any], position: int) -> str:
         for c in ("question_id", "id"):

@@ -88,3 +88,8 @@ def test_datasets_path_keeps_images_encoded(tmp_path):
     loaded = hub_dataset(str(tmp_path / "hub"), None, "test", "hint")
     first = loaded[0]
     assert first["image"]["bytes"] == png() and first["category"] == "random"
+
+
+def test_missing_local_directory_is_not_mistaken_for_a_hub_id(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither an existing directory nor a hub id"):
+        get_benchmark("pope").load(str(tmp_path / "typo"))

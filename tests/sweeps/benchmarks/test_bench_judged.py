@@ -68,3 +68,15 @@ def test_video_qa_frames_and_judge(tmp_path):
         assert len(server.requests) == 2             # the same (question, answer, prediction) is judged once: cached
     assert server.requests[0]["messages"][0]["role"] == "system"
     assert "Predicted Answer: he dances" in server.requests[0]["messages"][1]["content"]
+
+
+def test_judge_from_config_dict(tmp_path):
+    with StubServer([("ok", "0.25")]) as server:
+        bench = get_benchmark("mmvet", judge={"model": "j", "base_url": server.url, "api_key": "sk-x",
+                                              "cache_dir": str(tmp_path / "c")})
+        rows = [{"question_id": "v1_0", "image": image_struct(png()), "question": "q?", "answer": "a",
+                 "image_source": "x", "capability": "rec"}]
+        (s,) = bench.load(str(write_parquet(tmp_path / "mmvet", rows)))
+        assert bench.score(s, "p")["score"] == 0.25 and bench.categories(s) == "rec"
+    with pytest.raises(TypeError):
+        get_benchmark("msvd_qa", judge="yes please")
