@@ -16,6 +16,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -120,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the lite subset (and of shapes generation)")
     p.add_argument("--force", action="store_true", help="replace a non-empty --out")
     args = p.parse_args(argv)
-    m = stage(args.bench, args.source, args.out, args.split, args.lite, args.seed, args.force)
+    try:
+        m = stage(args.bench, args.source, args.out, args.split, args.lite, args.seed, args.force)
+    except (KeyError, ValueError, RuntimeError, FileNotFoundError, FileExistsError) as exc:
+        print(f"sweeps.stage: error: {exc}", file=sys.stderr)     # a clear message, not a traceback
+        return 2
     print(f"staged {m['rows']} rows of {m['benchmark']} ({m['split']}) from {m['source']} into {args.out}")
     return 0
 

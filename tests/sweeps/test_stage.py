@@ -86,3 +86,11 @@ def test_cli_shapes(tmp_path):
     staged = get_benchmark("shapes").load(str(out))
     fresh = get_benchmark("shapes", seed=3, n=16).load()
     assert [(s.id, s.image, s.answer, s.meta["quadrant"]) for s in staged] == [(s.id, s.image, s.answer, s.meta["quadrant"]) for s in fresh]
+
+
+def test_cli_errors_are_clear(tmp_path):
+    env_run = lambda *a: subprocess.run([sys.executable, "-m", "sweeps.stage", *a], capture_output=True, text=True, timeout=120)
+    proc = env_run("popee", "--source", "x/y", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "did you mean 'pope'" in proc.stderr and "Traceback" not in proc.stderr
+    proc = env_run("pope", "--source", str(tmp_path / "missing"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "neither an existing directory" in proc.stderr
