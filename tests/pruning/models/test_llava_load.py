@@ -108,3 +108,16 @@ def test_outputs_fill_every_field(vlm, vision):
     assert out.kv_bytes == kv_cache_bytes(vlm.text_config, 576, 4, prune_layer=2, n_visual_after=144)
     assert all(out.timings[k] >= 0 for k in ("vision", "select", "prefill", "decode"))
     assert isinstance(out.text, str) and out.peak_mem_bytes is None and not torch.cuda.is_available()
+
+
+def test_7b_shaped_model_has_llava15_7b_shapes():
+    """The benchmark's 7B-shaped model (built on the meta device here: no memory, no download)."""
+    from pruning.models.tiny import build_llava7b_shaped
+
+    model, processor = build_llava7b_shaped(device="meta", dtype=torch.float16)
+    n = sum(p.numel() for p in model.parameters())
+    assert 7.0e9 < n < 7.1e9  # LLaVA-1.5-7B: 7.06B parameters
+    adapter = Llava(model, processor, "7b-shaped")
+    tc = adapter.text_config
+    assert (tc.hidden_size, tc.intermediate_size, tc.num_hidden_layers) == (4096, 11008, 32)
+    assert adapter.num_visual_tokens == 576 and model.config.vision_config.num_hidden_layers == 24
