@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--baseline", help="pinned baseline rows (Parquet/JSON); default: last passing nightly in MLflow")
     ap.add_argument("--thresholds", help="YAML mapping of sweeps.regression.Thresholds fields")
     ap.add_argument("--report-dir", default="results/nightly", help="reports go to <report-dir>/<sweep-id>/")
+    ap.add_argument("--ray-address", help="passed to jobs/sweep.py --address (auto | local | HOST:PORT)")
     ap.add_argument("--no-mlflow", action="store_true", help="no MLflow lookups or tags (needs --baseline)")
     return ap
 
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--no-mlflow needs --baseline FILE")
 
     if not args.skip_sweep:
-        rc = subprocess.call([sys.executable, str(SWEEP), "--config", args.config, "--store", store, "--sweep-id", sweep_id])
+        cmd = [sys.executable, str(SWEEP), "--config", args.config, "--store", store, "--sweep-id", sweep_id]
+        rc = subprocess.call(cmd + (["--address", args.ray_address] if args.ray_address else []))
         if rc != 0:
             print(f"nightly: sweep {sweep_id} failed with exit code {rc}", file=sys.stderr)
             return rc
