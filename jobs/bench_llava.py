@@ -3,14 +3,13 @@
 keep_all, VisPruner (before the LLM) and FastV (K=2, inside it) at 576/432/288/144/58/29 kept visual tokens,
 through the real adapter (pruning.models): vision tower once per batch, then per plan select -> prefill ->
 greedy decode of a fixed number of tokens (EOS ignored, so every plan decodes the same length). CUDA events on
-a GPU, perf_counter on CPU; median of --repeats after --warmup. Writes the "## LLaVA latency and memory"
+a GPU, perf_counter on CPU; minimum of --repeats after --warmup. Writes the "## LLaVA latency and memory"
 section of docs/PERF.md (other sections are left as they are).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
-import statistics
 import sys
 from pathlib import Path
 
@@ -84,10 +83,11 @@ def measure(vlm, B: int, plan_list: list[PrunePlan], args) -> list[dict]:
             vision = vlm.encode(imgs)
         if i >= args.warmup:
             vision_times.append(timer.seconds()["vision"])
-    t_vision = statistics.median(vision_times)
+    t_vision = min(vision_times)
     for plan in plan_list:
         runs = [run_once(vlm, plan, vision, B, args.new_tokens) for _ in range(args.warmup + args.repeats)][args.warmup:]
-        med = {k: statistics.median(r[k] for r in runs) for k in ("select", "prefill", "decode")}
+        # min over repeats: on a shared machine the least contended run is the best estimate of the cost
+        med = {k: min(r[k] for r in runs) for k in ("select", "prefill", "decode")}
         r0 = runs[0]
         K = 2 if plan.strategy == "fastv" else None
         flops = prefill_flops(vlm.text_config, 576 if K else r0["kept"], r0["n_text"], prune_layer=K,
@@ -107,8 +107,8 @@ def render(rows: list[dict], args, command: str, device: str, dtype) -> str:
              f"Machine: {describe()}, {torch.get_num_threads()} torch CPU thread(s); model `{args.model}` on {device}, "
              f"{str(dtype).replace('torch.', '')}  ",
              f"Date: {datetime.date.today().isoformat()}  ",
-             f"Per plan: vision tower once per batch (shared), then select -> prefill -> {args.new_tokens} greedy tokens "
-             f"(EOS ignored); median of {args.repeats} after {args.warmup} warm-up; e2e = vision + select + prefill + decode. "
+             f"Per plan: vision tower once per batch (shared), then select (strategy + splicing the prompt) -> prefill -> {args.new_tokens} greedy tokens "
+             f"(EOS ignored); minimum of {args.repeats} runs after {args.warmup} warm-up (shared machine: the least contended run); e2e = vision + select + prefill + decode. "
              "Ratios are against keep_all at the same batch size; `FLOPs` is the analytic prefill ratio "
              "(pruning.accounting, this model's config).", ""]
     if cpu:

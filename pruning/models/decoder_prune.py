@@ -20,8 +20,10 @@ from pruning.models.decoder_loop import Hook, PruneContext
 from pruning.models.sequence import gather_seq
 
 
-def fastv_hooks(strategy: Any, budget: int | None, n_img: int) -> list[Hook]:
+def fastv_hooks(strategy: Any, budget: int | None, n_img: int, n_layers: int) -> list[Hook]:
     K = strategy.layer  # K: first layer that sees only the kept tokens
+    if K >= n_layers:
+        raise ValueError(f"FastV: layer K={K} does not exist in this {n_layers}-layer decoder (K must be < {n_layers})")
 
     def keep(ctx: PruneContext) -> PruneContext:
         B = ctx.hidden.shape[0]
@@ -36,9 +38,12 @@ def fastv_hooks(strategy: Any, budget: int | None, n_img: int) -> list[Hook]:
     return [(K, keep)]
 
 
-def sparsevlm_hooks(strategy: Any, budget: int | None, n_img: int) -> list[Hook]:
+def sparsevlm_hooks(strategy: Any, budget: int | None, n_img: int, n_layers: int) -> list[Hook]:
     from pruning.strategies.sparsevlm import rows_after_image
 
+    if strategy.layers[-1] >= n_layers - 1:
+        raise ValueError(f"SparseVLM: prune layers {strategy.layers} need a decoder deeper than {strategy.layers[-1] + 1} "
+                         f"layers (this one has {n_layers}); pass params layers=(...) below {n_layers - 1}")
     ks = strategy.keep_counts(budget)  # k_l per prune layer
 
     def text_rows(ctx: PruneContext) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +70,8 @@ def sparsevlm_hooks(strategy: Any, budget: int | None, n_img: int) -> list[Hook]
     return [(K + 1, hook(k)) for K, k in zip(strategy.layers, ks)]
 
 
-DECODER_HOOKS: dict[str, Callable[[Any, int | None, int], list[Hook]]] = {
+# name -> builder(strategy, budget T, N image tokens, decoder layers) -> prune hooks
+DECODER_HOOKS: dict[str, Callable[[Any, int | None, int, int], list[Hook]]] = {
     "fastv": fastv_hooks,
     "sparsevlm": sparsevlm_hooks,
 }

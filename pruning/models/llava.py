@@ -22,10 +22,12 @@ from pruning.models.decoder_loop import DecoderLoop, Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
 from pruning.models.sequence import Batch, left_pad, splice
 from pruning.models.timing import PhaseTimer
-from pruning.models.tiny import PROMPT
 from pruning.models.vision_attention import encode_clip
 from pruning.registry import strategy_class
 from pruning.types import Output, PrunePlan, Stage, VisionTokens
+
+
+PROMPT = "USER: <image>\n{question} ASSISTANT:"  # LLaVA-1.5 conversation format (llava-hf chat template)
 
 
 def check_images(images: Any) -> list:
@@ -176,7 +178,7 @@ class Llava:
                     lengths = [image_embeds.shape[1]] * B
             else:
                 image_embeds = projected
-                hooks = DECODER_HOOKS[plan.strategy](strategy, plan.budget, N)
+                hooks = DECODER_HOOKS[plan.strategy](strategy, plan.budget, N, len(self.loop.layers))
             seqs, starts = zip(*(splice(self.prompt_ids(q), self.image_token_id, n) for q, n in zip(prompts, lengths)))
             batch = left_pad(list(seqs), list(starts), lengths, self.pad_id)
             embeds = self._embed(batch.ids)  # (B, L, D)

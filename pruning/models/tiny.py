@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
-PROMPT = "USER: <image>\n{question} ASSISTANT:"  # LLaVA-1.5 conversation format (llava-hf chat template)
 CHAT_TEMPLATE = (
     "{% for message in messages %}{% if message['role'] == 'user' %}USER: "
     "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"

@@ -5,7 +5,7 @@ import torch
 from transformers import LlavaForConditionalGeneration
 
 from pruning import PrunePlan
-from pruning.models.tiny import PROMPT
+from pruning.models.llava import PROMPT
 from tests.pruning.models.images import QUESTIONS
 
 N, LAYERS = 576, 8

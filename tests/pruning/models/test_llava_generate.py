@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pruning import PrunePlan, STRATEGIES
-from pruning.models.tiny import PROMPT
+from pruning.models.llava import PROMPT
 from pruning.registry import strategy_class
 from tests.pruning.models.images import QUESTIONS
 
