@@ -1,5 +1,6 @@
 """VisPruner against (a) a plain per-sample re-statement of ALGORITHMS.md, (b) the released
 encode_images loop where it runs, (c) hand-worked and structural properties."""
+import functools
 import random
 
 import pytest
@@ -76,7 +77,7 @@ def random_cases(n, seed=0):
         T = rng.choice([1, 2, 3, rng.randint(1, N), rng.randint(1, N), N - 1, N, N + 3])
         cases.append((rng.randint(1, 4), N, rng.choice([3, 8, 32]), T, rng.choice([0.0, 0.3, 0.5, 0.75, 1.0]), 1000 + i))
     # odd residual counts and the N=576, C=1024 geometry of CLIP-L/14-336
-    cases += [(2, 576, 1024, 63, 0.5, 1), (1, 576, 1024, 192, 0.3, 2), (2, 576, 1024, 64, 0.75, 3),
+    cases += [(1, 576, 1024, 63, 0.5, 1), (1, 576, 1024, 192, 0.3, 2), (1, 576, 1024, 64, 0.75, 3), (2, 576, 128, 63, 0.5, 7),
               (1, 576, 1024, 128, 0.0, 4), (1, 576, 1024, 32, 1.0, 5), (3, 576, 64, 191, 0.5, 6)]
     return cases
 
@@ -97,13 +98,14 @@ def test_float32_matches_plain_restatement():
     # Same precision on both sides: float32 best-match scores can differ from float64 ones in the
     # last bits, and one near-tie flips the even/odd split of every later round (the comparison
     # against the float64 reference agrees on ~90% of N=576 samples, not all).
-    for i, (B, N, T, r) in enumerate([(4, 576, 64, 0.5), (2, 576, 128, 0.3), (3, 144, 37, 0.0)]):
+    for i, (B, N, T, r) in enumerate([(2, 576, 64, 0.5), (1, 576, 128, 0.3), (2, 144, 37, 0.0)]):
         g = torch.Generator().manual_seed(i)
         tokens = VisionTokens(features=torch.randn(B, N, 256, generator=g), attention=torch.rand(B, N, generator=g))
         ref = plain_vispruner(tokens.features, tokens.attention, T, r)
         assert VisPruner(ratio=r).select(tokens, T).indices.tolist() == ref
 
 
+@functools.lru_cache(maxsize=None)
 def released_runs(B, N, C, T, r, seed):
     tokens = make_tokens(B, N, C, seed)
     try:
@@ -134,7 +136,7 @@ def test_released_loop_runs_on_most_single_image_cases():
 @pytest.mark.parametrize("B, N, C, T, r", [
     (1, 576, 64, 32, 1.0),   # r = 1: n_div = 0, the loop shrinks the residual to one token and max() over no odds fails
     (2, 576, 64, 63, 0.5),   # any batch of 2+: torch.arange(B) indexing does not broadcast against (B, R)
-    (4, 576, 1024, 64, 0.5),
+    (4, 576, 128, 64, 0.5),
 ])
 def test_released_loop_raises_where_we_do_not(B, N, C, T, r):
     tokens = make_tokens(B, N, C, seed=7)
