@@ -41,6 +41,11 @@ def test_keep_all_keeps_every_token_in_order():
     assert torch.equal(sel.gather(tokens.features), tokens.features)
 
 
+@pytest.mark.parametrize("B, H, W, T", SHAPES[:10])
+def test_keep_all_properties(B, H, W, T):
+    check_selection_properties(KeepAll(), make_tokens(B, H * W, grid=(H, W)), T, expected_kept=H * W)
+
+
 # ---- random -----------------------------------------------------------------------------------
 
 def splitmix64_plain(x: int) -> int:

@@ -77,3 +77,13 @@ def test_validation_and_registry():
         FastV().select_from_attention(torch.rand(1, 8), 0)
     with pytest.raises(ValueError, match=r"\(B, N_img\)"):
         FastV().select_from_attention(torch.rand(1, 2, 8), 4)
+
+
+@pytest.mark.parametrize("B, N, T", [(1, 576, 144), (4, 576, 64), (3, 49, 10), (2, 16, 1), (5, 100, 99)])
+def test_shared_properties_with_decoder_attention(B, N, T):
+    from tests.pruning.strategy_properties import check_selection_properties
+
+    g = torch.Generator().manual_seed(B * N + T)
+    tokens = VisionTokens(features=torch.randn(B, N, 4, generator=g), attention=torch.rand(B, N, generator=g),
+                          extra={"decoder_attention": torch.rand(B, N, generator=g)})
+    check_selection_properties(FastV(), tokens, T)
