@@ -39,12 +39,22 @@ class ModelFamily:
 
 MODEL_FAMILIES: tuple[ModelFamily, ...] = (
     # CLIP-L/14-336: 24 x 24 = 576 patches. tiny-llava keeps that geometry with narrow widths.
-    ModelFamily("llava15", (r"^tiny-llava$", r"llava-1\.5", r"llava-v1\.5"), 576, ALL_STRATEGIES),
+    ModelFamily("llava15", (r"^tiny-llava$", r"7b-shaped$", r"llava-1\.5", r"llava-v1\.5"), 576, ALL_STRATEGIES),
     ModelFamily("llava_next", (r"llava-v1\.6", r"llava-next"), 576, ALL_STRATEGIES),        # T per crop
     ModelFamily("video_llava", (r"video-llava",), 2048, ALL_STRATEGIES - {"prumerge_plus"}),  # 8 frames x 256
     ModelFamily("qwen2_5_vl", (r"qwen2\.5-vl",), None, frozenset({"keep_all", "random", "vispruner", "divprune", "fastv"})),
 )
-MODEL_ALIASES = ("tiny-llava",)
+
+def _model_aliases() -> tuple[str, ...]:
+    """Aliases load_vlm knows (static tables: importing them loads no model)."""
+    try:
+        from pruning.models import HUB_ALIASES, MODELS
+    except ImportError:
+        return ("tiny-llava",)
+    return tuple(MODELS) + tuple(HUB_ALIASES)
+
+
+MODEL_ALIASES = _model_aliases()
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -62,7 +72,8 @@ class BenchmarkSpec:
     source: str | None = None          # hub dataset id or local Parquet/JSONL directory; None = benchmark default
     split: str | None = None
     lite: int | None = None            # first n samples only (nightly "lite" sweeps, demos)
-    judge: dict[str, Any] | None = None
+    judge: dict[str, Any] | None = None  # sweeps.judge.Judge(**judge) for judged benchmarks (MM-Vet, video QA)
+    params: tuple[tuple[str, Any], ...] = ()   # benchmark constructor arguments, e.g. shapes {n: 32}
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,7 @@ SECTION_KEYS = {
     "generation": ("max_new_tokens", "batch_size"),
     "mlflow": ("experiment", "tracking_uri"),
 }
-BENCH_KEYS = ("name", "source", "split", "lite", "judge")
+BENCH_KEYS = ("name", "source", "split", "lite", "judge", "params")
 
 
 def _did_you_mean(key: str, valid) -> str:
@@ -238,8 +249,21 @@ def _check_benchmarks(raw, errors: list[str]) -> list[BenchmarkSpec]:
         if judge is not None and not isinstance(judge, dict):
             errors.append(f"{where}.judge: must be a mapping (model, base_url, ...), got {judge!r}")
             ok = False
+        params = entry.get("params") or {}
+        if not isinstance(params, dict):
+            errors.append(f"{where}.params: must be a mapping of benchmark arguments, got {params!r}")
+            ok = False
+        elif ok and table is not None:
+            from sweeps.benchmarks import get_benchmark
+
+            try:  # constructing a benchmark reads no data
+                get_benchmark(name, **params)
+            except (TypeError, ValueError) as exc:
+                errors.append(f"{where}.params: {exc}")
+                ok = False
         if ok:
-            specs.append(BenchmarkSpec(name=name, source=source, split=entry.get("split"), lite=lite, judge=judge))
+            specs.append(BenchmarkSpec(name=name, source=source, split=entry.get("split"), lite=lite, judge=judge,
+                                       params=tuple(sorted(params.items()))))
     return specs
 
 
@@ -255,6 +279,8 @@ def _hub_ids(name: str, table) -> tuple[str, ...]:
 
 
 def _is_hub_source(name: str, source: str, table) -> bool:
+    if source == "generate" and name == "shapes":      # the synthetic benchmark draws its own images
+        return True
     if source.startswith(("/", "./", "../", "~", "file://")):
         return False
     ids = _hub_ids(name, table)

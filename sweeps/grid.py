@@ -106,7 +106,7 @@ def make_units(cfg: SweepConfig, samples_by_benchmark: dict[str, list], max_new_
             ids = [s.id for s in samples_by_benchmark[spec.name]]
             if len(set(ids)) != len(ids):
                 raise ValueError(f"benchmark {spec.name!r}: sample ids are not unique")
-            key = {"name": spec.name, "source": spec.source, "split": spec.split}
+            key = {"name": spec.name, "source": spec.source, "split": spec.split, "params": dict(spec.params)}
             for k, chunk in enumerate(shard(ids, cfg.shard_size)):
                 mnt = max_new_tokens[spec.name]
                 units.append(Unit(unit_id(model, key, k, chunk, points, mnt), model, spec.name, k,

@@ -1,0 +1,142 @@
+"""Replica: a Ray actor pinning one VLM on one GPU (or CPU), loaded once, serving every grid point of a unit.
+
+    ReplicaActor.options(num_gpus=1, max_restarts=2).remote("llava-hf/llava-1.5-7b-hf", "r0")
+
+`run(payload)` decodes the shard's images, runs the vision tower ONCE per batch, then generates for
+every grid point from that same VisionTokens (DESIGN.md "Vision once, many plans"). A bad sample
+(corrupt image, a failing generate) becomes a row with `error` set; it never fails the unit.
+Scoring happens on the driver; the rows returned here carry the raw prediction and its cost.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+
+@dataclass
+class Payload:
+    """What the controller sends: samples with image bytes, their prompts (built on the driver), all grid points."""
+
+    unit_id: str
+    samples: list                      # sweeps.benchmarks.base.Sample
+    prompts: list[str]
+    points: list[dict[str, Any]]       # GridPoint.to_dict()
+    max_new_tokens: int
+    batch_size: int
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class Replica:
+    def __init__(self, model: str, replica_id: str, threads: int | None = None):
+        import torch
+
+        from pruning.models import load_vlm
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.replica_id, self.model_name = replica_id, model
+        self.vlm = load_vlm(model)                    # weights load here, once per replica (re-run on restart)
+        ctx = ray.get_runtime_context() if ray.is_initialized() else None
+        self.node = f"{socket.gethostname()}/{ctx.get_node_id()[:8]}" if ctx else socket.gethostname()
+        self.started = time.time()
+
+    def info(self) -> dict[str, Any]:
+        return {"replica": self.replica_id, "node": self.node, "pid": os.getpid(), "model": self.model_name,
+                "num_visual_tokens": self.vlm.num_visual_tokens, "started": self.started}
+
+    def run(self, p: Payload) -> list[dict[str, Any]]:
+        """Rows (one per grid point x sample) with prediction, kept tokens, FLOPs, KV bytes, timings, error."""
+        from pruning.types import PrunePlan
+
+        plans = [PrunePlan(d["strategy"], budget=d["budget"], params=dict(d["params"])) for d in p.points]
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(p.samples), p.batch_size):
+            samples = p.samples[start:start + p.batch_size]
+            prompts = p.prompts[start:start + p.batch_size]
+            images, errors = self._decode(samples)
+            ok = [i for i, e in enumerate(errors) if e is None]
+            vision, ok, errors = self._encode(images, ok, errors, samples)
+            for k, plan in enumerate(plans):
+                outs = self._generate([prompts[i] for i in ok], plan, vision, [samples[i].id for i in ok], p.max_new_tokens)
+                by_index = dict(zip(ok, outs))
+                for i, s in enumerate(samples):
+                    rows.append({"point": k, **self._row(s, plan, by_index.get(i), errors[i])})
+        return rows
+
+    def _decode(self, samples):
+        images, errors = [], []
+        for s in samples:
+            try:
+                if s.error:
+                    raise ValueError(f"sample {s.id}: {s.error}")
+                images.append(s.pil_image())
+                errors.append(None)
+            except Exception as exc:  # corrupt or missing image: this sample only
+                images.append(None)
+                errors.append(_short(exc))
+        return images, errors
+
+    def _encode(self, images, ok, errors, samples):
+        """Vision tower once for the batch; when the batch fails, per sample to isolate the bad ones."""
+        if not ok:
+            return None, ok, errors
+        try:
+            return self.vlm.encode([images[i] for i in ok]), ok, errors
+        except Exception:
+            good = []
+            for i in ok:
+                try:
+                    self.vlm.encode([images[i]])
+                    good.append(i)
+                except Exception as exc:
+                    errors[i] = _short(exc)
+            if not good:
+                return None, good, errors
+            return self.vlm.encode([images[i] for i in good]), good, errors
+
+    def _generate(self, prompts, plan, vision, keys, max_new_tokens):
+        """One batched generate per plan; when it fails, per sample so one bad sample cannot sink the batch."""
+        from pruning.types import Output
+
+        if not prompts:
+            return []
+        try:
+            return self.vlm.generate(prompts, plan, vision=vision, max_new_tokens=max_new_tokens, sample_keys=keys)
+        except Exception:
+            outs = []
+            for j, q in enumerate(prompts):
+                try:
+                    outs += self.vlm.generate([q], plan, vision=vision.take([j]), max_new_tokens=max_new_tokens,
+                                              sample_keys=[keys[j]])
+                except Exception as exc:
+                    outs.append(Output(text="", n_visual_in=vision.num_tokens, n_visual_kept=0,
+                                       error=_short(exc) + "\n" + traceback.format_exc(limit=3)[-800:]))
+            return outs
+
+    def _row(self, sample, plan, out, error) -> dict[str, Any]:
+        if out is not None and out.error:
+            error = out.error
+        t = (out.timings if out is not None and error is None else {}) or {}
+        ok = out is not None and error is None
+        return {
+            "sample_id": sample.id,
+            "prediction": out.text if ok else None,
+            "n_visual_in": out.n_visual_in if out is not None else None,
+            "n_visual_kept": out.n_visual_kept if ok else None, "n_text": out.n_text if ok else None,
+            "prefill_flops": out.flops if ok else None, "kv_bytes": out.kv_bytes if ok else None,
+            "t_vision": t.get("vision"), "t_select": t.get("select"), "t_prefill": t.get("prefill"),
+            "t_decode": t.get("decode"), "peak_mem_bytes": out.peak_mem_bytes if ok else None,
+            "replica": self.replica_id, "node": self.node, "error": error,
+        }
+
+
+ReplicaActor = ray.remote(Replica)

@@ -1,0 +1,143 @@
+"""Run a pruning sweep: python jobs/sweep.py --config CONFIG.yaml [--store DIR_OR_URI] [--sweep-id ID]
+                                            [--sync-mlflow] [--address auto|local|HOST:PORT]
+
+On a cluster:  ray job submit --working-dir . -- python jobs/sweep.py --config sweeps/configs/demo.yaml --store /shared/results
+Standalone:    python jobs/sweep.py --config sweeps/configs/demo.yaml     (starts a local Ray on 127.0.0.1)
+
+The config is validated completely before Ray starts. The default sweep id is derived from the
+config's content, so rerunning the same config resumes: committed units are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the repo root
+
+from sweeps.config import ConfigError, load_config  # noqa: E402
+
+log = logging.getLogger("vissweep.sweep")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="jobs/sweep.py", description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="sweep YAML (sweeps/configs/*.yaml)")
+    p.add_argument("--store", help="results store: a local directory or a pyarrow URI (overrides the config)")
+    p.add_argument("--sweep-id", help="default: <name>-<hash of the config content> (reruns resume)")
+    p.add_argument("--sync-mlflow", action="store_true", help="only backfill MLflow from the store, run nothing")
+    p.add_argument("--address", default=None,
+                   help="Ray: 'auto' (a running cluster), 'local' (start one here), or HOST:PORT; "
+                        "default: $RAY_ADDRESS or a running cluster if there is one, else local")
+    return p.parse_args(argv)
+
+
+def init_ray(address: str | None) -> str:
+    import ray
+
+    if address in (None, "auto") or (address != "local" and address):
+        target = address or os.environ.get("RAY_ADDRESS") or "auto"
+        try:
+            ray.init(address=target, log_to_driver=True)
+            return f"cluster at {target}"
+        except ConnectionError:
+            if address is not None:
+                raise
+    ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
+    return "local Ray (127.0.0.1)"
+
+
+def summary(store, sweep_id: str) -> str:
+    from sweeps.point_metrics import keep_all_of, relative_pct, summarize
+
+    points = summarize(store.read())
+    base = keep_all_of(points)
+    lines = [f"{'model':<14} {'benchmark':<10} {'point':<24} {'n':>4} {'err':>3} {'metric':>16} {'rel%':>6} "
+             f"{'tokens':>6} {'TFLOPs':>8} {'p50 ms':>8}"]
+    for p in points:
+        rel = relative_pct(p, base.get((p.model, p.benchmark)))
+        metric = f"{p.primary_metric}={p.primary:.3f}"
+        lines.append(f"{p.model[-14:]:<14} {p.benchmark:<10} {p.point_id:<24} {p.n:>4} {p.n_errors:>3} {metric:>16} "
+                     f"{'' if math.isnan(rel) else f'{rel:.1f}':>6} {p.n_visual_kept:>6.0f} "
+                     f"{p.prefill_flops / 1e12:>8.4f} {p.latency_s * 1e3:>8.1f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = load_config(args.config)              # every problem at once, before any actor starts
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from sweeps.controller import Controller, prepare
+    from sweeps.progress import Progress
+    from sweeps.store import SweepStore, local_path
+    from sweeps.tracking import Tracker, sync, tracking_uri
+
+    store_uri = args.store or cfg.store
+    sweep_id = args.sweep_id or cfg.default_sweep_id()
+    store = SweepStore.open(store_uri, sweep_id)
+    store.write_config(cfg.text, cfg.content_hash())
+    prep = prepare(cfg)
+    uri = tracking_uri(cfg.mlflow.tracking_uri, store_uri)
+    root = local_path(store_uri)
+
+    def tracker(live: bool) -> Tracker:
+        return Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
+                       benchmarks=prep.benchmarks, totals=prep.totals,
+                       artifact_root=f"{root}/mlartifacts" if root else None, live=live)
+
+    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, MLflow {uri}",
+          file=sys.stderr)
+    if args.sync_mlflow:
+        t = tracker(live=False)
+        if not t.start():
+            return 1
+        n = sync(t, store)
+        t.close()
+        print(f"synced {n} committed units of {sweep_id} to MLflow at {uri}", file=sys.stderr)
+        return 0 if t.down is None else 1
+
+    t = tracker(live=False)
+    if t.start():
+        sync(t, store)                             # replay what earlier runs committed (logs only missing steps)
+    t.live = True
+    where = init_ray(args.address)
+    print(f"Ray: {where}", file=sys.stderr)
+    from cluster.pool import ReplicaPool
+
+    def pool_factory(model: str) -> ReplicaPool:
+        pool = ReplicaPool.start(model, cfg.replicas, tag=sweep_id)
+        pool.wait_ready()
+        return pool
+
+    committed = store.committed_units()
+    done = [u for u in prep.units if u.unit_id in committed]
+    progress = Progress(sweep_id, len(prep.units), sum(len(u.sample_ids) for u in prep.units),
+                        done_units=len(done), done_samples=sum(len(u.sample_ids) for u in done))
+    stats = Controller(cfg, sweep_id, store, prep, tracker=t, progress=progress).run(pool_factory)
+    t.close("FINISHED" if not stats["quarantined"] else "FAILED")
+    if t.down is not None:                         # MLflow went away during the run: try once more now
+        again = tracker(live=False)
+        if again.start():
+            sync(again, store)
+            again.close()
+    print(f"\n{sweep_id}: committed {stats['committed']} units ({stats['rows']} rows), skipped {stats['skipped']} "
+          f"already committed, {stats['failed_attempts']} failed attempts, {stats['quarantined']} quarantined\n",
+          file=sys.stderr)
+    print(summary(store, sweep_id))
+    if uri.startswith("sqlite:///"):
+        print(f"\nMLflow UI: mlflow ui --backend-store-uri {uri} --host 127.0.0.1")
+    else:
+        print(f"\nMLflow: {uri} (experiment {cfg.mlflow.experiment!r})")
+    print(f"Results: python -c \"from sweeps.store import read_results; print(read_results({store_uri!r}, {sweep_id!r}))\"")
+    return 1 if stats["quarantined"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
