@@ -110,7 +110,8 @@ def render(rows: list[dict], args, command: str, device: str, dtype) -> str:
              f"Per plan: vision tower once per batch (shared), then select (strategy + splicing the prompt) -> prefill -> {args.new_tokens} greedy tokens "
              f"(EOS ignored); minimum of {args.repeats} runs after {args.warmup} warm-up (shared machine: the least contended run); e2e = vision + select + prefill + decode. "
              "Ratios are against keep_all at the same batch size; `FLOPs` is the analytic prefill ratio "
-             "(pruning.accounting, this model's config).", ""]
+             "(pruning.accounting, this model's config). Peak MiB: torch.cuda.max_memory_allocated over the plan's "
+             "select + prefill + decode, weights included.", ""]
     if cpu:
         lines += [f"**These are CPU ratios on the `{args.model}` model** (narrow random-weight widths, 2-core shared "
                   "machine), not GPU latencies: at these widths per-layer overhead, not attention/FFN math, dominates, "

@@ -165,11 +165,14 @@ class Llava:
         strategy, vision = self._check(prompts, plan, vision, images)
         timer = timer or PhaseTimer(self.device)
         B, N = vision.batch_size, vision.num_tokens
-        projected = vision.extra["projected"]  # (B, N, D)
         hooks, lengths = [], [N] * B
         with timer.phase("select"):
+            projected = vision.extra.get("projected")  # (B, N, D); absent when VisionTokens were built elsewhere
+            if projected is None:
+                projected = self.model.model.multi_modal_projector(vision.features.to(self.dtype))
             if strategy.stage == "encoder":
-                tokens = dataclasses.replace(vision, extra={**vision.extra, "sample_keys": sample_key_tensor(sample_keys, B, self.device)})
+                keys = sample_key_tensor(sample_keys, B, self.device)
+                tokens = dataclasses.replace(vision, extra={**vision.extra, "projected": projected, "sample_keys": keys})
                 sel = strategy.select(tokens, plan.budget)
                 image_embeds = self._kept_embeds(sel, projected)  # (B, T', D)
                 if sel.lengths is not None:

@@ -83,10 +83,11 @@ def test_fastv_cache_lengths_and_original_positions(vlm, vision):
 
 
 def test_fastv_keeping_everything_equals_keep_all(vlm, vision):
-    a = vlm.generate(QUESTIONS, PrunePlan("fastv", N), vision=vision, max_new_tokens=6)
-    b = vlm.generate(QUESTIONS, PrunePlan("keep_all"), vision=vision, max_new_tokens=6)
+    a = vlm.generate(QUESTIONS, PrunePlan("fastv", N), vision=vision, max_new_tokens=4)
+    b = vlm.generate(QUESTIONS, PrunePlan("keep_all"), vision=vision, max_new_tokens=4)
     assert [o.text for o in a] == [o.text for o in b]
-    r = vlm.generate(QUESTIONS[:1], PrunePlan("fastv", None, {"ratio": 0.75}), vision=vision.take([0]))[0]
+    r = vlm.generate(QUESTIONS[:1], PrunePlan("fastv", None, {"ratio": 0.75}), vision=vision.take([0]),
+                     max_new_tokens=2)[0]
     assert r.n_visual_kept == 144 and r.kept_per_layer == [N, N] + [144] * 6
 
 
@@ -107,9 +108,9 @@ def test_sparsevlm_counts_and_first_prune_against_eager(vlm, vision, eager_attn)
 
 
 def test_sparsevlm_batched_equals_per_sample(vlm, vision):
-    batched = vlm.generate(QUESTIONS, SPARSE, vision=vision, max_new_tokens=5)
+    batched = vlm.generate(QUESTIONS, SPARSE, vision=vision, max_new_tokens=4)
     for i in range(3):
-        single = vlm.generate([QUESTIONS[i]], SPARSE, vision=vision.take([i]), max_new_tokens=5)[0]
+        single = vlm.generate([QUESTIONS[i]], SPARSE, vision=vision.take([i]), max_new_tokens=4)[0]
         assert single.text == batched[i].text and single.flops == batched[i].flops
 
 
