@@ -1,0 +1,234 @@
+"""The MLflow UI in a real browser: a tiny real sweep (jobs/sweep.py, local Ray) tracks into SQLite, an
+`mlflow server` on 127.0.0.1 serves it, and headless Chromium (driven through chromedriver's WebDriver
+HTTP API, stdlib only) must show the sweep's parent run, its child runs and their metrics.
+
+Screenshot: VISSWEEP_UPDATE_SCREENSHOT=1 also writes docs/mlflow_ui.png (otherwise it stays in tmp).
+Chromium comes from `make browser-deps` (Debian `chromium` + `chromium-driver`); the test skips only
+if that cannot install it.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+pytestmark = pytest.mark.slow
+
+CONFIG = """\
+name: ui-test
+models: [tiny-llava]
+benchmarks:
+  - {name: shapes, lite: 8}
+grid:
+  - {strategy: keep_all}
+  - {strategy: vispruner, budget: [64], ratio: [0.5]}
+controls: false
+shard_size: 8
+replicas: {count: 1}
+generation: {max_new_tokens: 2, batch_size: 8}
+mlflow: {experiment: vissweep-ui}
+"""
+SWEEP = "ui-sweep"
+CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--window-size=1600,1000"]
+
+
+def _browser_or_skip():
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        subprocess.run(["make", "browser-deps"], cwd=ROOT, capture_output=True, timeout=900)
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        pytest.skip("chromium/chromedriver not installed and `make browser-deps` could not install them "
+                    "(needs root and the Debian archive)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path | None = None):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {log.read_text()[-2000:] if log else ''}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} not up after {timeout}s")
+
+
+def _stop(proc: subprocess.Popen):
+    """Stop a process we started in its own session, with everything it spawned."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served_sweep(tmp_path_factory):
+    """(mlflow base url, experiment id, {run name: (run id, metrics)}) for a real tiny sweep."""
+    _browser_or_skip()
+    from mlflow.tracking import MlflowClient
+
+    d = tmp_path_factory.mktemp("ui")
+    (d / "ui.yaml").write_text(CONFIG)
+    store = d / "store"
+    store.mkdir()
+    uri = f"sqlite:///{store}/mlflow.db"
+    MlflowClient(uri).search_experiments()        # create the schema before two processes open the database
+    port = _free_port()
+    log = d / "server.log"
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", uri, "--artifacts-destination", str(d / "artifacts"),
+                               "--workers", "1"],
+                              stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
+        sweep = subprocess.run([sys.executable, "jobs/sweep.py", "--config", str(d / "ui.yaml"), "--store", str(store),
+                                "--sweep-id", SWEEP, "--address", "local"],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+        assert sweep.returncode == 0, sweep.stdout[-3000:] + sweep.stderr[-3000:]
+        base = f"http://127.0.0.1:{port}"
+        _wait_http(base + "/health", server, 240, log)
+        client = MlflowClient(base)                # read back through the server the browser uses
+        exp = client.get_experiment_by_name("vissweep-ui")
+        runs = client.search_runs([exp.experiment_id], f"tags.sweep_id = '{SWEEP}'")
+        by_name = {r.info.run_name: (r.info.run_id, r.data.metrics, r.data.tags) for r in runs}
+        yield base, exp.experiment_id, by_name, d
+    finally:
+        _stop(server)
+
+
+def _close_side_panel(browser):
+    """Close MLflow 3's assistant side panel if it is open (it hides half of the run table)."""
+    browser.js("""const b = document.querySelector('[data-component-id="mlflow.assistant.chat_panel.close"]');
+                  if (b) b.click();""")
+    time.sleep(1.0)
+
+
+class WebDriver:
+    """The few W3C WebDriver commands we need, over chromedriver's HTTP API."""
+
+    def __init__(self, tmp: Path):
+        self.port = _free_port()
+        self.proc = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.base = f"http://127.0.0.1:{self.port}"
+        _wait_http(self.base + "/status", self.proc, 30)
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": CHROMIUM, "args": CHROME_ARGS + [f"--user-data-dir={tmp / 'chrome-profile'}"]}}}}
+        self.session = f"{self.base}/session/" + self._call("POST", f"{self.base}/session", caps)["sessionId"]
+
+    def _call(self, method, url, body=None):
+        req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read())["value"]
+
+    def get(self, url):
+        self._call("POST", self.session + "/url", {"url": url})
+
+    def js(self, script, *args):
+        return self._call("POST", self.session + "/execute/sync", {"script": script, "args": list(args)})
+
+    def text(self) -> str:
+        return self.js("return document.body ? document.body.innerText : ''")
+
+    def wait_text(self, needles, timeout=60.0) -> str:
+        t0, txt = time.time(), ""
+        while time.time() - t0 < timeout:
+            txt = self.text()
+            if all(n in txt for n in needles):
+                return txt
+            time.sleep(0.5)
+        raise AssertionError(f"page never showed {needles}; it shows:\n{txt[:3000]}")
+
+    def screenshot(self, path: Path):
+        import base64
+
+        path.write_bytes(base64.b64decode(self._call("GET", self.session + "/screenshot")))
+
+    def quit(self):
+        try:
+            self._call("DELETE", self.session)
+        finally:
+            _stop(self.proc)
+
+
+@pytest.fixture(scope="module")
+def browser(served_sweep):
+    wd = WebDriver(served_sweep[3])
+    yield wd
+    wd.quit()
+
+
+def test_sweep_runs_and_metrics_in_the_mlflow_ui(served_sweep, browser):
+    base, exp_id, runs, tmp = served_sweep
+    children = {n: v for n, v in runs.items() if v[2].get("vissweep.role") == "point"}
+    assert SWEEP in runs and len(children) == 2
+    vis_name = next(n for n in children if "/vispruner/" in n)
+    assert vis_name == "tiny-llava/shapes/vispruner/T64-r0.5"
+
+    # experiment page: the parent run, and its children once the group is expanded
+    browser.get(f"{base}/#/experiments/{exp_id}/runs")
+    browser.wait_text([SWEEP, "3 matching runs"])
+    clicked = browser.js("""
+        const cell = [...document.querySelectorAll('[role=gridcell]')].find(c => c.innerText.includes(arguments[0]));
+        const b = cell && cell.querySelector('button');
+        if (b) { b.click(); return true; } return false;""", SWEEP)
+    assert clicked, "no expander next to the parent run"
+    page = browser.wait_text(list(children))
+    assert all(name in page for name in children)
+    _close_side_panel(browser)
+    browser.screenshot(tmp / "runs.png")
+
+    # a child run's page: its metrics (names and the values MLflow stored) and params
+    run_id, metrics, _ = children[vis_name]
+    browser.get(f"{base}/#/experiments/{exp_id}/runs/{run_id}")
+    page = browser.wait_text([vis_name, "tflops", "final_accuracy"])
+    assert "vispruner" in page and "point_id" in page
+    _close_side_panel(browser)
+    browser.js("""const h = [...document.querySelectorAll('h4')].find(h => h.innerText.startsWith('Metrics'));
+                  if (h) h.scrollIntoView();""")
+    # the run page's metrics table: {name: displayed value} from its rows
+    rows = browser.js("""return [...document.querySelectorAll('[role=row]')].map(r => r.innerText.trim().split(/\\s+/));""")
+    shown = {r[0]: r[1] for r in rows if len(r) == 2 and r[0] in metrics}      # (the params table has rows too)
+    for key in ("samples", "tflops", "kv_mb", "visual_tokens"):
+        assert key in shown, f"metric {key} not on the run page: {sorted(shown)}"
+    assert len(shown) >= 8
+    for key, value in shown.items():                   # every value the browser shows is the one the sweep logged
+        assert float(value) == pytest.approx(metrics[key], rel=1e-9), key
+    assert shown["visual_tokens"] == "64"              # vispruner at T = 64
+    browser.screenshot(tmp / "run.png")
+
+    from PIL import Image
+
+    shots = [Image.open(tmp / n).convert("RGB") for n in ("runs.png", "run.png")]
+    for im in shots:
+        arr = np.asarray(im.convert("L"), dtype=np.float32)
+        assert arr.shape[0] >= 600 and arr.std() > 10, "screenshot is blank"
+    shot = tmp / "mlflow_ui.png"                         # runs list above, the VisPruner run's metrics below
+    both = Image.new("RGB", (max(i.width for i in shots), sum(i.height for i in shots)), "white")
+    both.paste(shots[0], (0, 0))
+    both.paste(shots[1], (0, shots[0].height))
+    both.save(shot)
+    if os.environ.get("VISSWEEP_UPDATE_SCREENSHOT") == "1":
+        shutil.copy(shot, ROOT / "docs" / "mlflow_ui.png")
