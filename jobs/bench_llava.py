@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 from pathlib import Path
 
@@ -113,10 +114,12 @@ def render(rows: list[dict], args, command: str, device: str, dtype) -> str:
              "(pruning.accounting, this model's config). Peak MiB: torch.cuda.max_memory_allocated over the plan's "
              "select + prefill + decode, weights included.", ""]
     if cpu:
-        lines += [f"**These are CPU ratios on the `{args.model}` model** (narrow random-weight widths, 2-core shared "
-                  "machine), not GPU latencies: at these widths per-layer overhead, not attention/FFN math, dominates, "
-                  "so they understate what pruning saves on LLaVA-1.5-7B. Run `--model 7b-shaped` on a GPU for real "
-                  "figures.", ""]
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        lines += [f"**These are CPU ratios on the `{args.model}` model** (narrow random-weight widths: hidden 64, "
+                  "8 decoder layers), not GPU latencies, and not comparable to the paper's milliseconds. At these widths "
+                  "per-call overhead weighs as much as the attention/FFN math, and the machine was shared "
+                  f"(load average {load} on 2 cores at the end of the run), so single cells can be off by tens of "
+                  "percent; read the trend, not the digits. Run `--model 7b-shaped` on a GPU for real figures.", ""]
     lines += [PAPER, ""]
     for B in sorted({r["B"] for r in rows}):
         part = [r for r in rows if r["B"] == B]

@@ -176,7 +176,7 @@ class DecoderLoop:
     def decode_step(self, state: Prefilled, embeds: torch.Tensor) -> torch.Tensor:
         """One generated token per sample: embeds (B, 1, D) -> logits (B, V); every segment's cache grows by one."""
         seg_of = {}
-        for s, seg in enumerate(state.segments):
+        for seg in state.segments:
             seg.valid = torch.cat([seg.valid, seg.valid.new_ones(seg.valid.shape[0], 1)], dim=1)  # (B, S+1)
             pos = seg.next_pos[:, None]  # (B, 1)
             seg_of[seg.start] = (attention_mask(seg.valid, 1, self.impl, embeds.dtype), self.rotary(embeds, pos))
@@ -196,7 +196,7 @@ class DecoderLoop:
         B = state.logits.shape[0]
         out: list[list[int]] = [[] for _ in range(B)]
         done = torch.zeros(B, dtype=torch.bool, device=state.logits.device)
-        eos = torch.tensor(sorted(eos_ids), device=state.logits.device)
+        eos = torch.tensor(sorted(eos_ids), dtype=torch.long, device=state.logits.device)
         logits = state.logits
         for step in range(max_new_tokens):
             nxt = logits.argmax(-1)  # (B,)

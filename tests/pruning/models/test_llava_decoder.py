@@ -135,3 +135,21 @@ def test_cached_decode_equals_uncached_recomputation(vlm, vision, plan):
         nxt = logits.argmax(-1, keepdim=True)  # (B, 1)
         tail = torch.cat([tail, nxt], 1)
         logits = vlm.loop.decode_step(state, vlm._embed(nxt))
+
+
+def test_eos_stops_each_sample_on_its_own(vlm, vision):
+    """Batched greedy: a sample stops at its first EOS (not emitted), the others go on unchanged."""
+    prep = vlm.prepare(QUESTIONS, PrunePlan("fastv", 64), vision=vision)
+    b = prep.batch
+
+    def run(eos):
+        state = vlm.loop.prefill(prep.embeds, b.valid, b.pos, b.img_start, N, prep.hooks)
+        return vlm.loop.greedy(state, vlm._embed, 6, eos, vlm.pad_id)
+
+    free = run(set())
+    eos = free[0][2]  # pretend sample 0's third token is EOS
+    stopped = run({eos})
+    for seq, ref in zip(stopped, free):
+        assert seq == (ref[:ref.index(eos)] if eos in ref else ref)
+    assert len(stopped[0]) == free[0].index(eos) <= 2
+    assert any(len(s) > len(stopped[0]) for s in stopped[1:])  # the others did not stop with sample 0
