@@ -62,8 +62,14 @@ def from_pretrained(path: str | Path, device, dtype, attn_implementation: str):
     """(model, processor) through the standard transformers path: a hub id (HF cache, HF_HUB_OFFLINE) or a dir."""
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-    model = LlavaForConditionalGeneration.from_pretrained(str(path), dtype=dtype, attn_implementation=attn_implementation)
-    processor = AutoProcessor.from_pretrained(str(path))
+    try:
+        model = LlavaForConditionalGeneration.from_pretrained(str(path), dtype=dtype,
+                                                              attn_implementation=attn_implementation)
+        processor = AutoProcessor.from_pretrained(str(path))
+    except OSError as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+        raise OSError(f"could not load model {str(path)!r}: not a local checkpoint directory and not in the Hugging Face "
+                      f"cache{' (HF_HUB_OFFLINE is set, so nothing is downloaded)' if offline else ''}: {exc}") from exc
     return model.to(device).eval(), processor
 
 

@@ -28,6 +28,8 @@ def test_local_saved_path_loads_and_matches(vlm, vision, tmp_path):
 def test_unknown_model_name_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown model 'tiny-lava'.*did you mean 'tiny-llava'"):
         load_vlm("tiny-lava")
+    with pytest.raises(OSError, match="could not load model 'nobody-vissweep/no-such-model'.*HF_HUB_OFFLINE"):
+        load_vlm("nobody-vissweep/no-such-model")  # a plausible hub id, offline (tests/conftest.py) and not cached
     with pytest.raises(ValueError, match="eager"):
         load_vlm("tiny-llava", attn_implementation="eager")
     assert "tiny-llava" in MODELS
