@@ -158,3 +158,18 @@ def test_cheaper_pinned_baseline_is_a_flops_regression_and_noise_is_not(env, two
     rep = json.loads((env / "reports/nl-b/regression.json").read_text())
     acc = next(f for f in rep["findings"] if f["point_id"] == VIS and f["check"] == "accuracy")
     assert acc["base"] - acc["new"] == pytest.approx(1 / 8) and not acc["regressed"]   # > 0.02 but p = 1.0
+
+
+def test_dashboard_report_from_the_real_store_logged_to_mlflow(env, two_runs):
+    out = env / "report-nl-b"
+    import os
+    e = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    res = subprocess.run([sys.executable, "-m", "dashboards.report", "nl-b", "--store", str(env / "store"), "--out", str(out),
+                          "--mlflow", "--tracking-uri", f"sqlite:///{env}/store/mlflow.db"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT, env=e)
+    assert res.returncode == 0, res.stdout + res.stderr
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 4                 # tflops, latency, budget, positional bias
+    assert "vispruner" in (out / "table.md").read_text()
+    arts = {a.path for a in _client(env).list_artifacts(_parent(env, "nl-b").info.run_id, "dashboards")}
+    assert "dashboards/index.html" in arts
