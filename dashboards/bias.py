@@ -51,11 +51,11 @@ def bias_figure(points: list[PointSummary], prefix: str = QUADRANT_PREFIX) -> Fi
             xs = np.arange(len(quads)) + (i - (len(series) - 1) / 2) * width
             ax.bar(xs, [acc.get(q, np.nan) for q in quads], width, label=label)
         ax.set_xticks(np.arange(len(quads)), quads)
-        ax.set_ylim(0, 1.05)
+        ax.set_ylim(0, 1.3)                          # headroom for the legend above the bars
         ax.set_xlabel("object quadrant")
         ax.set_ylabel("accuracy")
         ax.set_title("all tokens" if budget is None else f"T = {budget}")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", ncol=3)
     p0 = points[0]
     fig.suptitle(f"{p0.benchmark} ({p0.model}): accuracy by object quadrant")
     fig.tight_layout()
