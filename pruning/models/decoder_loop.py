@@ -140,7 +140,8 @@ class DecoderLoop:
         self.impl = attn_implementation
 
     def _run(self, i: int, h: torch.Tensor, mask, pe, cache: KVCache) -> torch.Tensor:
-        return self.layers[i](h, attention_mask=mask, position_embeddings=pe, past_key_values=cache, use_cache=True)
+        out = self.layers[i](h, attention_mask=mask, position_embeddings=pe, past_key_values=cache, use_cache=True)
+        return out[0] if isinstance(out, tuple) else out  # older transformers return a tuple
 
     @torch.no_grad()
     def prefill(self, embeds: torch.Tensor, valid: torch.Tensor, pos: torch.Tensor, img_start: torch.Tensor,

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
+BUILD_VERSION = "v2"  # bump when the recipe below changes, so stale caches are rebuilt
 CHAT_TEMPLATE = (
     "{% for message in messages %}{% if message['role'] == 'user' %}USER: "
     "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
@@ -64,9 +64,10 @@ def build_tokenizer():
     tok.train_from_iterator(corpus(), trainer)
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
                                                        special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    # "<image>" is already a special added token of `tok` (trainer special_tokens): found by the processor,
+    # skipped by decode(skip_special_tokens=True), without version-specific extra/additional_special_tokens kwargs
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                   pad_token="<pad>", extra_special_tokens=["<image>"], padding_side="left",
-                                   model_max_length=4096)
+                                   pad_token="<pad>", padding_side="left", model_max_length=4096)
 
 
 def build_processor(tokenizer=None):

@@ -9,6 +9,8 @@ Only the [CLS] query row is computed (one q row, all keys), so the tower itself 
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 
@@ -21,14 +23,25 @@ def feature_index(feature_layer: int, num_layers: int) -> int:
     return h
 
 
+def clip_body(tower):
+    """The module holding embeddings / pre_layrnorm / encoder (transformers 4.x nests it in .vision_model)."""
+    return getattr(tower, "vision_model", tower)
+
+
 def run_tower(tower, pixel_values: torch.Tensor, upto: int) -> list[torch.Tensor]:
     """hidden_states[0..upto] of a CLIP vision model, running only the first `upto` encoder layers."""
-    h = tower.pre_layrnorm(tower.embeddings(pixel_values))  # (B, N+1, C)
+    body = clip_body(tower)
+    h = body.pre_layrnorm(body.embeddings(pixel_values))  # (B, N+1, C)
     states = [h]
-    for layer in tower.encoder.layers[:upto]:
-        h = layer(h, None)
+    for layer in body.encoder.layers[:upto]:
+        out = layer(h, attention_mask=None, **({"causal_attention_mask": None} if _takes_causal(layer) else {}))
+        h = out[0] if isinstance(out, tuple) else out  # older transformers return a tuple
         states.append(h)
     return states
+
+
+def _takes_causal(layer) -> bool:
+    return "causal_attention_mask" in inspect.signature(layer.forward).parameters
 
 
 def cls_row(layer, x: torch.Tensor, heads: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,7 +65,7 @@ def encode_clip(tower, pixel_values: torch.Tensor, feature_layer: int = -2) -> d
     keys (B, N, hd) head-averaged patch keys of the feature layer; last_attention (B, N) single-head
     CLS->patch of the last layer; last_keys (B, N, C) that layer's full-width patch keys.
     """
-    layers = tower.encoder.layers
+    layers = clip_body(tower).encoder.layers
     L = len(layers)
     h = feature_index(feature_layer, L)
     # the last layer's input is hidden_states[L-1]; its output is never needed
