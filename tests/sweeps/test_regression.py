@@ -191,3 +191,8 @@ def test_report_files_and_baseline_round_trip(tmp_path):
     import json
     d = json.loads(js.read_text())
     assert d["status"] == "fail" and d["n_regressions"] == len(rep.regressions) > 0
+
+
+def test_default_mme_threshold_is_on_its_own_scale():
+    th = R.Thresholds()
+    assert th.acc_drop_for("mme") == 30.0 and th.acc_drop_for("shapes") == 0.02
