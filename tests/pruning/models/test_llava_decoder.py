@@ -123,6 +123,9 @@ def test_cached_decode_equals_uncached_recomputation(vlm, vision, plan):
     b = prep.batch
     n_img = max(prep.lengths)
     state = vlm.loop.prefill(prep.embeds, b.valid, b.pos, b.img_start, n_img, prep.hooks)
+    if not prep.hooks:  # encoder stage: the KV cache holds the prompt with exactly T image tokens, every layer
+        L = max(vlm.prompt_ids(q).numel() for q in QUESTIONS) - 1 + plan.budget
+        assert state.cache.lengths() == [L] * LAYERS
     logits, tail = state.logits, torch.zeros(3, 0, dtype=torch.long)
     for t in range(4):
         ar = torch.arange(1, t + 1)
