@@ -36,6 +36,9 @@ def parse_args(argv=None):
 
 
 def init_ray(address: str | None) -> str:
+    if address == "local" or (address is None and not os.environ.get("RAY_ADDRESS")):
+        # a local Ray stays on loopback: Ray otherwise advertises the machine's routable IP even for 127.0.0.1
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     if address in (None, "auto") or (address != "local" and address):

@@ -68,6 +68,14 @@ def prepare(cfg: SweepConfig) -> Prepared:
     return Prepared(benches, samples, prompts, units, totals)
 
 
+def _describe(exc: BaseException) -> str:
+    """'ValueError: message' of the root cause (a RayTaskError wraps the replica's exception), then its traceback."""
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip()
+    head = f"{type(cause).__name__}: {text.splitlines()[0]}" if text else type(cause).__name__
+    return (head + "\n" + str(exc)[-1500:])[:2000]
+
+
 def _numeric(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
@@ -185,7 +193,7 @@ class Controller:
                 table = self.score_rows(unit, raw)
             except Exception as exc:  # actor died, task raised, rows unusable: retry, then quarantine
                 kind = "replica died" if isinstance(exc, RayActorError) else "unit failed"
-                error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:2000]
+                error = _describe(exc)
                 attempts[unit.unit_id] += 1
                 failed_on[unit.unit_id].add(handle.replica_id)
                 handle.failures += 1

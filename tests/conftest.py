@@ -19,3 +19,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+from tests.ray_cluster import ray_cluster  # noqa: E402,F401  (session fixture: one real local Ray cluster, started on first use)

@@ -2,9 +2,8 @@
 
 The head runs as `ray start --block` in its own process group; teardown signals that group only,
 so clusters other people run on the same machine are left alone (a bare `ray stop` would stop
-every Ray on the box). Use the session fixture `ray_cluster` from tests/conftest-style imports:
-
-    from tests.ray_cluster import ray_cluster  # noqa: F401  (pytest fixture)
+every Ray on the box). tests/conftest.py re-exports the session fixture `ray_cluster`, so every
+test module that asks for it shares one cluster.
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +24,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# `ray start` turns token auth on for the cluster; clients (job CLI, state API, urllib here) must agree.
+# `ray start` turns token auth on for its cluster; clients (job CLI, state API, ray.init, urllib here) must
+# agree, and Ray reads the mode once at import, so it is set here, before any test imports ray.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
+# Ray rewrites --node-ip-address 127.0.0.1 to the machine's routable address unless it is told this is a
+# single-machine cluster; with this set, the node (and every address Ray advertises) stays on loopback.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
@@ -63,7 +67,12 @@ class Cluster:
         if not wait:
             cmd.append("--no-wait")
         cmd += ["--", sys.executable, "jobs/sweep.py", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env or self.env())
+        for _ in range(30):   # the job agent comes up a little after the dashboard answers
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env or self.env())
+            if "No available agent to submit job" not in out.stderr:
+                return out
+            time.sleep(3)
+        return out
 
     def job_status(self, job_id: str) -> str:
         return _get(f"{self.dashboard}/api/jobs/{job_id}")["status"]
@@ -128,6 +137,13 @@ def start_cluster(num_cpus: int = 4, timeout: float = 180) -> Cluster:
         try:
             _get(f"{cluster.dashboard}/api/version", timeout=5)
             return cluster
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                cluster.stop()
+                raise RuntimeError(f"dashboard refuses this client ({exc}); is RAY_AUTH_MODE=token set before ray "
+                                   "is imported?") from exc
+            last = exc
+            time.sleep(1)
         except OSError as exc:
             last = exc
             time.sleep(1)
