@@ -59,13 +59,13 @@ def summary(store, sweep_id: str) -> str:
     points = summarize(store.read())
     base = keep_all_of(points)
     lines = [f"{'model':<14} {'benchmark':<10} {'point':<24} {'n':>4} {'err':>3} {'metric':>16} {'rel%':>6} "
-             f"{'tokens':>6} {'TFLOPs':>8} {'p50 ms':>8}"]
+             f"{'tokens':>6} {'GFLOPs':>8} {'p50 ms':>8}"]
     for p in points:
         rel = relative_pct(p, base.get((p.model, p.benchmark)))
         metric = f"{p.primary_metric}={p.primary:.3f}"
         lines.append(f"{p.model[-14:]:<14} {p.benchmark:<10} {p.point_id:<24} {p.n:>4} {p.n_errors:>3} {metric:>16} "
                      f"{'' if math.isnan(rel) else f'{rel:.1f}':>6} {p.n_visual_kept:>6.0f} "
-                     f"{p.prefill_flops / 1e12:>8.4f} {p.latency_s * 1e3:>8.1f}")
+                     f"{p.prefill_flops / 1e9:>8.2f} {p.latency_s * 1e3:>8.1f}")
     return "\n".join(lines)
 
 
@@ -93,7 +93,8 @@ def main(argv=None) -> int:
     def tracker(live: bool) -> Tracker:
         return Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
                        benchmarks=prep.benchmarks, totals=prep.totals,
-                       artifact_root=f"{root}/mlartifacts" if root else None, live=live)
+                       artifact_root=f"{root}/mlartifacts" if root else None, live=live,
+                       every_s=cfg.mlflow.stream_every_s)
 
     print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, MLflow {uri}",
           file=sys.stderr)

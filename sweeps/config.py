@@ -107,6 +107,7 @@ class Generation:
 class MLflowSpec:
     experiment: str = "vissweep"
     tracking_uri: str | None = None    # None = $MLFLOW_TRACKING_URI, else sqlite under the store dir
+    stream_every_s: float = 2.0        # at most one streamed step per benchmark this often (0 = every commit)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ TOP_KEYS = ("name", "models", "benchmarks", "grid", "shard_size", "replicas", "g
 SECTION_KEYS = {
     "replicas": ("count", "num_gpus", "max_restarts", "max_in_flight"),
     "generation": ("max_new_tokens", "batch_size"),
-    "mlflow": ("experiment", "tracking_uri"),
+    "mlflow": ("experiment", "tracking_uri", "stream_every_s"),
 }
 BENCH_KEYS = ("name", "source", "split", "lite", "judge", "params")
 
@@ -443,7 +444,12 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     for k in ("experiment", "tracking_uri"):
         if k in ml and ml[k] is not None and not isinstance(ml[k], str):
             errors.append(f"mlflow.{k}: must be a string, got {ml[k]!r}")
-    mlflow_spec = MLflowSpec(experiment=str(ml.get("experiment") or "vissweep"), tracking_uri=ml.get("tracking_uri"))
+    every = ml.get("stream_every_s", 2.0)
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or every < 0:
+        errors.append(f"mlflow.stream_every_s: must be a number of seconds >= 0, got {every!r}")
+        every = 2.0
+    mlflow_spec = MLflowSpec(experiment=str(ml.get("experiment") or "vissweep"), tracking_uri=ml.get("tracking_uri"),
+                             stream_every_s=float(every))
 
     store = data.get("store", "./results")
     if not isinstance(store, str) or not store:

@@ -121,12 +121,14 @@ class Tracker:
 
     def __init__(self, uri: str, experiment: str, sweep_id: str, *, config_text: str = "", config_raw: dict | None = None,
                  benchmarks: dict[str, Any] | None = None, totals: dict[tuple[str, str], int] | None = None,
-                 artifact_root: str | None = None, live: bool = True):
+                 artifact_root: str | None = None, live: bool = True, every_s: float = 0.0):
         self.uri, self.experiment, self.sweep_id = uri, experiment, sweep_id
         self.config_text, self.config_raw = config_text, config_raw or {}
         self.benchmarks = benchmarks or {}            # name -> benchmark object (primary_metric, aggregate)
         self.totals = totals or {}                    # (model, benchmark) -> samples in the sweep
         self.artifact_root, self.live = artifact_root, live
+        self.every_s = every_s                        # min seconds between streamed steps of one benchmark
+        self.last_stream: dict[tuple[str, str], float] = {}
         self.down: str | None = None
         self.client = None
         self.parent_id: str | None = None
@@ -248,6 +250,11 @@ class Tracker:
         self.rows_done += rows.num_rows
         if self.down is not None or self.client is None:
             return
+        complete = bool(self.totals.get(key)) and self.done[key] >= self.totals[key]
+        now = time.monotonic()
+        if not complete and now - self.last_stream.get(key, -1e18) < self.every_s:
+            return                                    # throttled: each step recomputes every point's aggregate
+        self.last_stream[key] = now
         try:
             self._stream(key, units_done, units_quarantined)
         except Exception as exc:

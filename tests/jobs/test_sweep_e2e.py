@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 def write_config(tmp_path, name, lite, shard_size, grid, max_new_tokens=2):
     cfg = {"name": name, "models": ["tiny-llava"], "benchmarks": [{"name": "shapes", "lite": lite}], "grid": grid,
            "controls": False, "shard_size": shard_size, "replicas": {"count": 2, "max_restarts": 2},
-           "generation": {"max_new_tokens": max_new_tokens, "batch_size": 2}, "mlflow": {"experiment": name}}
+           "generation": {"max_new_tokens": max_new_tokens, "batch_size": 2}, "mlflow": {"experiment": name, "stream_every_s": 0}}
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"# python jobs/sweep.py --config {name}.yaml\n" + yaml.safe_dump(cfg, sort_keys=False))
     return path

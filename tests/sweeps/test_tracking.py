@@ -140,3 +140,20 @@ def test_flatten_truncates_and_names_paths():
     flat = flatten({"a": {"b": [1, {"c": "x" * 2000}]}, "k": True})
     assert flat["a.b.0"] == "1" and flat["k"] == "True"
     assert len(flat["a.b.1.c"]) == 500 and flat["a.b.1.c"].endswith("...")
+
+
+def test_throttled_stream_still_logs_the_final_step(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    store = make_store(tmp_path)
+    t = Tracker(uri, "test-exp", "sw", config_raw=CONFIG, benchmarks={"pope": POPE},
+                totals={("tiny-llava", "pope"): 4}, every_s=3600)
+    assert t.start()
+    t.on_commit(store.read_unit("u1"))        # first commit of the benchmark: logged
+    t.on_commit(store.read_unit("u2"))        # within the interval, but it completes the benchmark: logged
+    client = MlflowClient(uri)
+    vis = runs_by_name(client)["tiny-llava/pope/vispruner/T64-r0.5"]
+    assert history(client, vis.info.run_id, "running_f1_mean") == [(2, round(2 / 3, 6)), (4, 0.8)]
+    store.commit("u3", unit_rows("u3", [0]).set_column(ROW_SCHEMA.get_field_index("sample_id"), "sample_id", pa.array(["q9"] * 2)))
+    t.totals[("tiny-llava", "pope")] = 6
+    t.on_commit(store.read_unit("u3"))        # incomplete and inside the interval: not streamed
+    assert [s for s, _ in history(client, vis.info.run_id, "samples")] == [2, 4]
