@@ -13,6 +13,14 @@ from sweeps.store import SweepStore
 pytestmark = pytest.mark.slow
 
 
+def pool_factory(cfg, tag):
+    def start(model):
+        pool = ReplicaPool.start(model, cfg.replicas, tag=tag)
+        pool.wait_ready()
+        return pool
+    return start
+
+
 def test_failed_unit_retried_elsewhere_then_quarantined(ray_cluster, tmp_path):
     cfg = parse_config({"models": ["tiny-llava"], "benchmarks": [{"name": "shapes", "lite": 2}],
                         "grid": [{"strategy": "vispruner", "budget": 16, "ratio": 0.5}], "controls": False,
@@ -25,8 +33,7 @@ def test_failed_unit_retried_elsewhere_then_quarantined(ray_cluster, tmp_path):
     store = SweepStore.open(str(tmp_path), "sw")
     ray.init(address=ray_cluster.gcs)
     try:
-        stats = Controller(cfg, "sw", store, prep).run(
-            lambda m: (lambda p: (p.wait_ready(), p)[1])(ReplicaPool.start(m, cfg.replicas, tag="ctl-test")))
+        stats = Controller(cfg, "sw", store, prep).run(pool_factory(cfg, "ctl-test"))
         assert stats["committed"] == 1 and stats["quarantined"] == 1 and stats["failed_attempts"] == 2
         assert store.committed_units() == {good.unit_id}
         record = store.quarantined()[bad.unit_id]
@@ -34,8 +41,7 @@ def test_failed_unit_retried_elsewhere_then_quarantined(ray_cluster, tmp_path):
         assert len(record["replicas"]) == 2            # the retry went to the other replica
         assert store.read().num_rows == 1
         # rerun: the committed unit is skipped, the quarantined one is tried again (and fails again)
-        again = Controller(cfg, "sw", store, prep).run(
-            lambda m: (lambda p: (p.wait_ready(), p)[1])(ReplicaPool.start(m, cfg.replicas, tag="ctl-test2")))
+        again = Controller(cfg, "sw", store, prep).run(pool_factory(cfg, "ctl-test2"))
         assert again["skipped"] == 1 and again["committed"] == 0 and again["quarantined"] == 1
         assert store.read().num_rows == 1
     finally:
