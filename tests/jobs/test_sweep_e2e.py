@@ -85,8 +85,9 @@ def test_bad_config_fails_before_ray_starts(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_job_submit_survives_a_killed_replica(ray_cluster, tmp_path):
-    # 8 units of 1 sample x 2 points: long enough to kill a replica while units are in flight
-    cfg = write_config(tmp_path, "e2e", lite=8, shard_size=1,
+    # 12 units of 1 sample x 2 points; the replica is killed right after the first commit, while it holds
+    # up to 2 queued units (max_in_flight), so the kill lands on work in flight
+    cfg = write_config(tmp_path, "e2e", lite=12, shard_size=1, max_new_tokens=8,
                        grid=[{"strategy": "keep_all"}, {"strategy": "vispruner", "budget": 16, "ratio": 0.5}])
     store, sid = str(tmp_path / "results"), sweep_id_of(cfg)
     out = ray_cluster.submit("--config", str(cfg), "--store", store, wait=False)
@@ -94,10 +95,12 @@ def test_job_submit_survives_a_killed_replica(ray_cluster, tmp_path):
     job_id = next(w for line in (out.stdout + out.stderr).splitlines() for w in line.replace("'", " ").split()
                   if w.startswith("raysubmit_"))
     try:
-        assert wait_until(lambda: len(committed(store, sid)) >= 1, 300), ray_cluster.job_logs(job_id)[-3000:]
-        replicas = ray_cluster.actors("Replica")
-        assert len(replicas) == 2
-        os.kill(replicas[0]["pid"], signal.SIGKILL)              # a replica of our cluster, by pid
+        # pids first (the state API is slow), then kill the moment the first unit commits
+        assert wait_until(lambda: len(ray_cluster.actors("Replica")) == 2, 300), ray_cluster.job_logs(job_id)[-3000:]
+        victim = ray_cluster.actors("Replica")[0]["pid"]
+        assert wait_until(lambda: len(committed(store, sid)) >= 1, 300, every=0.02), ray_cluster.job_logs(job_id)[-3000:]
+        os.kill(victim, signal.SIGKILL)                            # a replica of our cluster, by pid
+        at_kill = len(committed(store, sid))
         assert wait_until(lambda: ray_cluster.job_status(job_id) in ("SUCCEEDED", "FAILED", "STOPPED"), 400, every=2)
         logs = ray_cluster.job_logs(job_id)
         assert ray_cluster.job_status(job_id) == "SUCCEEDED", logs[-3000:]
@@ -105,9 +108,10 @@ def test_job_submit_survives_a_killed_replica(ray_cluster, tmp_path):
         if ray_cluster.job_status(job_id) not in ("SUCCEEDED", "FAILED", "STOPPED"):
             subprocess.run([str(Path(sys.executable).with_name("ray")), "job", "stop", "--address",
                             ray_cluster.dashboard, job_id], capture_output=True, timeout=60)
+    assert at_kill < 12, "the sweep finished before the kill; nothing was tested"
     assert "replica died" in logs                                  # the kill hit a unit in flight, which was retried
-    assert len(committed(store, sid)) == 8 and not (Path(store) / sid / "quarantine").exists()
-    assert_exactly_once(read_results(store, sid), n_samples=8, n_points=2)
+    assert len(committed(store, sid)) == 12 and not (Path(store) / sid / "quarantine").exists()
+    assert_exactly_once(read_results(store, sid), n_samples=12, n_points=2)
     assert "MLflow UI: mlflow ui --backend-store-uri sqlite:///" in logs
     # MLflow, in the store's SQLite file: a parent run and one child per grid point with streamed history
     client = MlflowClient(f"sqlite:///{Path(store).resolve()}/mlflow.db")
@@ -116,7 +120,7 @@ def test_job_submit_survives_a_killed_replica(ray_cluster, tmp_path):
     assert set(runs) == {sid, "tiny-llava/shapes/keep_all/Tall", "tiny-llava/shapes/vispruner/T16-r0.5"}
     vis = runs["tiny-llava/shapes/vispruner/T16-r0.5"]
     steps = [m.step for m in client.get_metric_history(vis.info.run_id, "samples")]
-    assert sorted(steps) == list(range(1, 9))                      # one point per committed unit, step = samples done
+    assert sorted(steps) == list(range(1, 13))                     # one point per committed unit, step = samples done
     assert "running_accuracy" in vis.data.metrics and "final_accuracy" in vis.data.metrics
     assert vis.data.params["budget"] == "16" and vis.data.params["ratio"] == "0.5"
 
