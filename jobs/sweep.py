@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the repo root
@@ -36,21 +37,24 @@ def parse_args(argv=None):
 
 
 def init_ray(address: str | None) -> str:
-    if address == "local" or (address is None and not os.environ.get("RAY_ADDRESS")):
-        # a local Ray stays on loopback: Ray otherwise advertises the machine's routable IP even for 127.0.0.1
+    """Join $RAY_ADDRESS / the given address / the machine's running cluster, else start a local Ray on loopback."""
+    running = (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").exists()   # what address="auto" reads
+    target = address or os.environ.get("RAY_ADDRESS") or ("auto" if running else "local")
+    if target == "local":
+        os.environ.pop("RAY_ADDRESS", None)
+        # Ray advertises the machine's routable IP even for 127.0.0.1 unless told the cluster is one machine;
+        # it reads this once at import, so it is set before `import ray`
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
-    if address in (None, "auto") or (address != "local" and address):
-        target = address or os.environ.get("RAY_ADDRESS") or "auto"
-        try:
-            ray.init(address=target, log_to_driver=True)
-            return f"cluster at {target}"
-        except ConnectionError:
-            if address is not None:
-                raise
-    ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
-    return "local Ray (127.0.0.1)"
+    if target == "local":
+        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
+        return "local Ray (127.0.0.1)"
+    try:
+        ray.init(address=target, log_to_driver=True)
+    except ConnectionError as exc:
+        raise SystemExit(f"cannot join the Ray cluster at {target!r} ({exc}); use --address local for a local Ray")
+    return f"cluster at {target}"
 
 
 def summary(store, sweep_id: str) -> str:
