@@ -115,8 +115,8 @@ def main(argv=None) -> int:
     if t.start():
         sync(t, store)                             # replay what earlier runs committed (logs only missing steps)
     t.live = True
-    where = init_ray(args.address)
-    print(f"Ray: {where}", file=sys.stderr)
+    if any(u.unit_id not in store.committed_units() for u in prep.units):   # nothing left: no Ray needed
+        print(f"Ray: {init_ray(args.address)}", file=sys.stderr)
     from cluster.pool import ReplicaPool
 
     def pool_factory(model: str) -> ReplicaPool:
