@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import torch
 
 from jobs.machine import describe
+from jobs.perf_doc import write_section
 from pruning.accounting import prefill_flops
 from pruning.registry import STRATEGIES, get_strategy
 from pruning.strategies.vispruner import MAX_REMOVED_PER_ROUND
@@ -219,20 +220,6 @@ def render(rows: list[dict], flops: list[dict], skipped: list[str], args, comman
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this section (up to the next `## ` heading) or append it; other sections stay byte-identical."""
-    text = path.read_text() if path.exists() else "# Performance\n\nMeasurements written by `jobs/bench.py`; each section names its command, machine and date.\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    block = section.rstrip("\n") + "\n"
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + block
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + block + ("\n" + tail if tail else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new)
 
 
 def main(args) -> int:
@@ -244,7 +231,7 @@ def main(args) -> int:
     section = render(rows, flops, skipped, args, command)
     print(section)
     if args.out != "-":
-        write_section(Path(args.out), section)
+        write_section(Path(args.out), SECTION, section)
         print(f"wrote {SECTION!r} into {args.out}")
     return 0
 

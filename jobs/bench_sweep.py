@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the repo root
 
+from jobs.perf_doc import write_section  # noqa: E402  (after the sys.path line)
+
 SECTION = "## Sweep throughput"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -167,21 +169,6 @@ def render(cfg, svc: dict, naive: dict, command: str, load: float) -> str:
         "and generation dominates differently, so the ratio is not a GPU prediction.", ""])
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this section (up to the next `## ` heading) or append it; other sections stay as they are."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    block = section.rstrip("\n") + "\n"
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + block
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + block + ("\n" + tail if tail else "")
-    path.write_text(new)
-
-
 def main(args) -> int:
     if args.naive_point:
         naive_point(json.loads(args.naive_point))
@@ -199,7 +186,7 @@ def main(args) -> int:
     section = render(cfg, svc, naive, command.strip(), load)
     print(section)
     if args.out != "-":
-        write_section(Path(args.out), section)
+        write_section(Path(args.out), SECTION, section)
         print(f"wrote {SECTION!r} into {args.out}", file=sys.stderr)
     return 0
 
