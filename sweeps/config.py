@@ -35,14 +35,22 @@ class ModelFamily:
     patterns: tuple[str, ...]           # regexes over the model name (hub id, alias or local dir name)
     num_visual_tokens: int | None       # N: visual tokens per image (per crop for anyres); None = varies
     strategies: frozenset[str]          # registry names this family's adapter can run
+    adapter: bool = True                # False: recognised, but pruning.models has no adapter for it yet
+    depths: tuple[tuple[str, int], ...] = ()   # (name regex, LLM decoder layers), for decoder-stage layer checks
+
+    def depth(self, model: str) -> int | None:
+        return next((n for pattern, n in self.depths if re.search(pattern, model, re.IGNORECASE)), None)
 
 
 MODEL_FAMILIES: tuple[ModelFamily, ...] = (
-    # CLIP-L/14-336: 24 x 24 = 576 patches. tiny-llava keeps that geometry with narrow widths.
-    ModelFamily("llava15", (r"^tiny-llava$", r"7b-shaped$", r"llava-1\.5", r"llava-v1\.5"), 576, ALL_STRATEGIES),
-    ModelFamily("llava_next", (r"llava-v1\.6", r"llava-next"), 576, ALL_STRATEGIES),        # T per crop
-    ModelFamily("video_llava", (r"video-llava",), 2048, ALL_STRATEGIES - {"prumerge_plus"}),  # 8 frames x 256
-    ModelFamily("qwen2_5_vl", (r"qwen2\.5-vl",), None, frozenset({"keep_all", "random", "vispruner", "divprune", "fastv"})),
+    # CLIP-L/14-336: 24 x 24 = 576 patches. tiny-llava keeps that geometry with narrow widths (8 decoder layers).
+    ModelFamily("llava15", (r"^tiny-llava$", r"7b-shaped$", r"llava-1\.5", r"llava-v1\.5"), 576, ALL_STRATEGIES,
+                depths=((r"^tiny-llava$", 8), (r"7b", 32), (r"13b", 40))),
+    # Recognised so that a config naming them fails here, before any actor starts, rather than at load time.
+    ModelFamily("llava_next", (r"llava-v1\.6", r"llava-next"), 576, ALL_STRATEGIES, adapter=False),        # T per crop
+    ModelFamily("video_llava", (r"video-llava",), 2048, ALL_STRATEGIES - {"prumerge_plus"}, adapter=False),  # 8 x 256
+    ModelFamily("qwen2_5_vl", (r"qwen2\.5-vl",), None,
+                frozenset({"keep_all", "random", "vispruner", "divprune", "fastv"}), adapter=False),
 )
 
 def _model_aliases() -> tuple[str, ...]:
@@ -204,11 +212,18 @@ def _check_models(raw, errors: list[str]) -> list[str]:
             models.append(m)
         elif local:
             errors.append(f"{where}: local model path {m!r} does not exist")
+            continue
         elif HUB_ID.match(m):
             models.append(m)
         else:
             errors.append(f"{where}: unknown model {m!r}; use an alias ({closest(m, MODEL_ALIASES)}), "
                           "an existing local path, or a hub id like 'llava-hf/llava-1.5-7b-hf'")
+            continue
+        fam = model_family(m)
+        if fam is not None and not fam.adapter:
+            ready = ", ".join(f.name for f in MODEL_FAMILIES if f.adapter)
+            errors.append(f"{where}: {m!r} is a {fam.name} model, which has no adapter in pruning.models yet "
+                          f"(supported families: {ready}); use e.g. llava-hf/llava-1.5-7b-hf")
     return models
 
 
@@ -298,6 +313,11 @@ def _strategy_fields(name: str) -> tuple[set[str] | None, str | None]:
     return {f.name for f in dataclasses.fields(cls)}, None
 
 
+def freeze(v: Any) -> Any:
+    """YAML lists inside one parameter value (e.g. SparseVLM layers: [[1, 3, 5]]) -> tuples, so grid points hash."""
+    return tuple(freeze(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
 def _as_list(v) -> list:
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
@@ -364,14 +384,34 @@ def _check_grid(raw, models: list[str], errors: list[str]) -> list[GridEntry]:
             continue
         keys = sorted(params)
         for b, combo in itertools.product(budgets, itertools.product(*[_as_list(params[k]) for k in keys])):
-            p = dict(zip(keys, combo))
+            p = {k: freeze(v) for k, v in zip(keys, combo)}   # a nested YAML list is one tuple value
+            label = f"{name}({', '.join(f'{k}={v!r}' for k, v in p.items())})"
             try:  # the strategy's own parameter checks (e.g. VisionZip's dominant/contextual split)
-                strategy_class(name)(**p)
+                strategy = strategy_class(name)(**p)
+                if b is not None and hasattr(strategy, "keep_counts"):
+                    strategy.keep_counts(b)                  # SparseVLM: a released schedule exists for T
             except (TypeError, ValueError) as exc:
-                errors.append(f"{where}: {name}({', '.join(f'{k}={v!r}' for k, v in p.items())}) is invalid: {exc}")
+                errors.append(f"{where}: {label} is invalid: {exc}")
+                continue
+            if not _fits_decoders(strategy, label, families, where, errors):
                 continue
             entries.append(GridEntry(name, b, tuple(sorted(p.items()))))
     return entries
+
+
+def _fits_decoders(strategy, label: str, families: dict, where: str, errors: list[str]) -> bool:
+    """Decoder-stage strategies check their prune layers (FastV's K, SparseVLM's layers) against each model's depth."""
+    ok = True
+    for m, fam in families.items():
+        depth = fam.depth(m) if fam is not None else None
+        if depth is None or not hasattr(strategy, "check_depth"):
+            continue
+        try:
+            strategy.check_depth(depth)
+        except ValueError as exc:
+            errors.append(f"{where}: {label} cannot run on {m!r} ({depth} decoder layers): {exc}")
+            ok = False
+    return ok
 
 
 def with_controls(grid: list[GridEntry]) -> list[GridEntry]:

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pruning.types import PrunePlan
-from sweeps.config import GridEntry, SweepConfig
+from sweeps.config import GridEntry, SweepConfig, freeze
 
 
 def _fmt(v: Any) -> str:
+    if isinstance(v, tuple):                 # e.g. SparseVLM layers=(1, 3, 5) -> "1,3,5"
+        return ",".join(_fmt(x) for x in v)
     return repr(v) if isinstance(v, str) else str(v)
 
 
@@ -58,7 +60,7 @@ class GridPoint:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GridPoint":
-        return cls(d["strategy"], d["budget"], tuple(sorted(d["params"].items())))
+        return cls(d["strategy"], d["budget"], tuple(sorted((k, freeze(v)) for k, v in d["params"].items())))
 
 
 def grid_points(cfg: SweepConfig) -> list[GridPoint]:

@@ -21,9 +21,8 @@ from pruning.models.sequence import gather_seq
 
 
 def fastv_hooks(strategy: Any, budget: int | None, n_img: int, n_layers: int) -> list[Hook]:
+    strategy.check_depth(n_layers)
     K = strategy.layer  # K: first layer that sees only the kept tokens
-    if K >= n_layers:
-        raise ValueError(f"FastV: layer K={K} does not exist in this {n_layers}-layer decoder (K must be < {n_layers})")
 
     def keep(ctx: PruneContext) -> PruneContext:
         B = ctx.hidden.shape[0]
@@ -41,9 +40,7 @@ def fastv_hooks(strategy: Any, budget: int | None, n_img: int, n_layers: int) ->
 def sparsevlm_hooks(strategy: Any, budget: int | None, n_img: int, n_layers: int) -> list[Hook]:
     from pruning.strategies.sparsevlm import rows_after_image
 
-    if strategy.layers[-1] >= n_layers - 1:
-        raise ValueError(f"SparseVLM: prune layers {strategy.layers} need a decoder deeper than {strategy.layers[-1] + 1} "
-                         f"layers (this one has {n_layers}); pass params layers=(...) below {n_layers - 1}")
+    strategy.check_depth(n_layers)
     ks = strategy.keep_counts(budget)  # k_l per prune layer
 
     def text_rows(ctx: PruneContext) -> tuple[torch.Tensor, torch.Tensor]:

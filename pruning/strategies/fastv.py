@@ -41,6 +41,11 @@ class FastV:
             if self.ratio >= 1.0:
                 raise ValueError("FastV: ratio (prune ratio R) must be < 1, or nothing is kept")
 
+    def check_depth(self, n_layers: int) -> None:
+        """K must be a layer of an n_layers-deep decoder (layer K-1 ranks, layer K is the first pruned one)."""
+        if self.layer >= n_layers:
+            raise ValueError(f"FastV: layer K={self.layer} does not exist in a {n_layers}-layer decoder (K must be < {n_layers})")
+
     def keep_count(self, n_img: int, budget: int | None = None) -> int:
         """Image tokens kept from layer K on."""
         if budget is not None:

@@ -96,6 +96,12 @@ class SparseVLM:
         if self.knn is not None and (isinstance(self.knn, bool) or not isinstance(self.knn, int) or self.knn < 1):
             raise ValueError(f"SparseVLM: knn must be an integer >= 1 or None, got {self.knn!r}")
 
+    def check_depth(self, n_layers: int) -> None:
+        """Prune layer K's result is applied at K + 1 (it reads layer K's attention), so K <= n_layers - 2."""
+        if self.layers[-1] >= n_layers - 1:
+            raise ValueError(f"SparseVLM: prune layers {self.layers} need a decoder deeper than {self.layers[-1] + 1} "
+                             f"layers (this one has {n_layers}); pass layers=(...) below {n_layers - 1}")
+
     def select(self, tokens: VisionTokens, budget: int) -> Selection:
         raise RuntimeError("SparseVLM is a decoder-stage strategy (stage='decoder'): it prunes inside the LLM at layers "
                            f"{self.layers} and runs inside a model adapter's decoder loop, not through select(); "

@@ -126,3 +126,27 @@ def test_errors_are_reported_together_before_anything_starts(tmp_path):
     for key in ("models[0]", "benchmarks[0].name", "grid[0].ratio", "replicas.count"):
         assert f"  - {key}:" in msg
     assert ray.is_initialized() is False
+
+
+def test_decoder_strategy_budgets_and_layers_checked_against_the_model():
+    errs = errors_of(base(grid=[{"strategy": "sparsevlm", "budget": [100, 64]},           # 100: no released schedule
+                                {"strategy": "sparsevlm", "budget": 64, "layers": [[1, 3, 5]]},  # one value (lists are axes)
+                                {"strategy": "fastv", "budget": 64, "layer": 8}]))             # K=8 of 8 layers
+    assert any(e.startswith("grid[0]: sparsevlm() is invalid") and "T=100" in e and "valid budgets" in e for e in errs)
+    # budget 64 with the default layers (2, 6, 15) cannot fit tiny-llava's 8 decoder layers
+    assert any(e.startswith("grid[0]: sparsevlm() cannot run on 'tiny-llava' (8 decoder layers)") for e in errs)
+    assert any(e.startswith("grid[2]: fastv(layer=8) cannot run on 'tiny-llava' (8 decoder layers)") for e in errs)
+    assert not any(e.startswith("grid[1]") for e in errs)
+    assert len(errs) == 3
+    # the paper's defaults fit LLaVA-1.5-7B's 32 layers
+    ok = parse_config(base(models=["llava-hf/llava-1.5-7b-hf"], grid=[{"strategy": "sparsevlm", "budget": [192, 64]},
+                                                                      {"strategy": "fastv", "budget": 64, "layer": 2}]),
+                      gpus_present=False)
+    assert [g.strategy for g in ok.grid] == ["sparsevlm", "sparsevlm", "fastv"]
+
+
+def test_recognised_families_without_an_adapter_fail_up_front():
+    errs = errors_of(base(models=["llava-hf/llava-v1.6-vicuna-7b-hf", "LanguageBind/Video-LLaVA-7B-hf"]))
+    assert any(e.startswith("models[0]: 'llava-hf/llava-v1.6-vicuna-7b-hf' is a llava_next model, which has no adapter")
+               for e in errs)
+    assert any(e.startswith("models[1]:") and "video_llava" in e for e in errs)

@@ -61,3 +61,18 @@ def test_unit_ids_are_deterministic_and_content_addressed():
     assert not set(a) & set(d)
     e = [u.unit_id for u in make_units(cfg(), samples, {"shapes": 9, "pope": 128})]
     assert set(a) & set(e) and set(a) != set(e)               # only the shapes units change
+
+
+def test_sequence_valued_param_is_one_grid_value_and_round_trips():
+    import json
+
+    from sweeps.config import parse_config
+    from sweeps.grid import GridPoint, grid_points
+
+    cfg = parse_config({"models": ["tiny-llava"], "benchmarks": ["shapes"], "controls": False,
+                        "grid": [{"strategy": "sparsevlm", "budget": [64, 128], "layers": [[1, 3, 5]]}]},
+                       gpus_present=False)
+    points = grid_points(cfg)
+    assert [p.point_id for p in points] == ["sparsevlm/T64/layers=1,3,5", "sparsevlm/T128/layers=1,3,5"]
+    assert points[0].plan.params == {"layers": (1, 3, 5)}
+    assert GridPoint.from_dict(json.loads(json.dumps(points[0].to_dict()))) == points[0]

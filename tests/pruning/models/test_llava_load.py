@@ -92,7 +92,7 @@ def test_bad_plans_are_clear_errors(vlm, vision):
     with pytest.raises(ValueError, match="more than one image"):
         vlm.generate(["<image> again?"], PrunePlan("keep_all"), vision=v1)
 
-    with pytest.raises(ValueError, match="layer K=8 does not exist in this 8-layer decoder"):
+    with pytest.raises(ValueError, match="layer K=8 does not exist in a 8-layer decoder"):
         vlm.generate(QUESTIONS[:1], PrunePlan("fastv", 64, {"layer": 8}), vision=v1)
     with pytest.raises(ValueError, match=r"SparseVLM: prune layers \(2, 6, 15\) need a decoder deeper"):
         vlm.generate(QUESTIONS[:1], PrunePlan("sparsevlm", 64), vision=v1)
