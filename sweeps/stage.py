@@ -67,7 +67,7 @@ def materialise(bench, row: dict[str, Any], root: Path | None) -> dict[str, Any]
             row[col] = {"bytes": image_bytes(value, root), "path": name}
         except RowError:
             row[col] = {"bytes": None, "path": name}      # stays an error sample when loaded
-    if hasattr(bench, "read_frames") and any(row.get(c) for c in ("frames", "frames_dir", "video")):
+    if hasattr(bench, "read_frames") and any(row.get(c) for c in ("frames", "frames_dir", "video", "video_name", "video_id")):
         try:
             row["frames"] = [{"bytes": b, "path": None} for b in bench.read_frames(row, root)]
             row.pop("frames_dir", None), row.pop("video", None)

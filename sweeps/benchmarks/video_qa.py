@@ -6,19 +6,21 @@ Rows (the Video-LLaVA / Video-ChatGPT QA json fields): question_id (or id), ques
 video_name (or video / video_id), optional type. Frames come from, in order of preference:
   frames      list of images (Image structs {bytes, path}, bytes, or paths relative to the directory)
   frames_dir  a directory of frame images (sorted by name)
-  video       a video file (decoded with PyAV when installed)
+  video       a video file, absolute or relative to the directory (decoded with PyAV: video_frames.py)
+  video_name  (or video_id) when none of the above: the file <dir>[/videos]/<name>[.mp4|.avi|.mov|.mkv|.webm|.gif]
+              (Video-LLaVA's eval keeps videos next to the question json and tries those suffixes)
 and are sampled uniformly to FRAMES with indices linspace(0, n-1, 8) truncated, as Video-LLaVA does.
 """
 from __future__ import annotations
 
 import ast
-import io
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, RowError, image_bytes, required
 from sweeps.benchmarks.scoring import error_score, mean, split_errors
+from sweeps.benchmarks.video_frames import frame_indices, sample_frames
 from sweeps.judge import Judge, JudgeError, as_judge
 
 FRAMES = 8
@@ -40,13 +42,21 @@ USER = (
     "string. For example, your response should look like this: {{'pred': 'yes', 'score': 4.8}}.")
 
 
-def uniform_indices(n: int, k: int = FRAMES) -> list[int]:
-    """k indices spread evenly over n frames, ends included (numpy.linspace(0, n-1, k, dtype=int))."""
-    if n <= 0:
-        raise RowError("video has no frames")
-    if k == 1:
-        return [0]
-    return [int(i * (n - 1) / (k - 1)) for i in range(k)]
+VIDEO_SUFFIXES = ("", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif")
+uniform_indices = frame_indices   # numpy.linspace(0, n-1, k, dtype=int); k frames always (short videos repeat)
+
+
+def find_video(name: str, root: Path | None) -> Path | None:
+    """The video file a row names: absolute, or under the directory (or its videos/), as is or with a video suffix."""
+    p = Path(name)
+    folders = [None] if p.is_absolute() or root is None else [root, root / "videos"]
+    for folder in folders:
+        base = p if folder is None else folder / p
+        for suffix in VIDEO_SUFFIXES:
+            candidate = Path(f"{base}{suffix}")
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 def parse_verdict(reply: str) -> tuple[str, int]:
@@ -56,23 +66,6 @@ def parse_verdict(reply: str) -> tuple[str, int]:
     if pred not in ("yes", "no") or not 0 <= score <= 5:
         raise ValueError(f"verdict out of range: {verdict!r}")
     return pred, score
-
-
-def video_frames(path: Path, k: int = FRAMES) -> list[bytes]:
-    try:
-        import av  # PyAV, optional: staged datasets carry frames instead
-    except ImportError as exc:
-        raise RowError(f"cannot decode {path.name}: PyAV is not installed; stage frames instead") from exc
-    from PIL import Image
-
-    with av.open(str(path)) as container:
-        frames = [f.to_image() for f in container.decode(video=0)]
-    out = []
-    for i in uniform_indices(len(frames), k):
-        buf = io.BytesIO()
-        Image.Image.save(frames[i], buf, format="PNG")
-        out.append(buf.getvalue())
-    return out
 
 
 class VideoQA(HubBenchmark):
@@ -113,11 +106,15 @@ class VideoQA(HubBenchmark):
             files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
             return [image_bytes(str(files[i]), None) for i in uniform_indices(len(files), self.frames)]
         if row.get("video"):
-            path = Path(row["video"]) if root is None else root / row["video"]
-            if not path.is_file():
+            path = find_video(str(row["video"]), root)
+            if path is None:
                 raise RowError(f"missing video file {row['video']!r}")
-            return video_frames(path, self.frames)
-        raise RowError("no frames, frames_dir or video in the row (stage the benchmark with frames)")
+            return sample_frames(path, self.frames)
+        name = row.get("video_name") or row.get("video_id")
+        if name and (path := find_video(str(name), root)) is not None:
+            return sample_frames(path, self.frames)
+        raise RowError("no frames, frames_dir or video in the row, and no video file named by video_name "
+                       "(stage the benchmark with frames)")
 
     def prompt(self, sample: Sample) -> str:
         return sample.question
