@@ -246,6 +246,10 @@ def _check_benchmarks(raw, errors: list[str]) -> list[BenchmarkSpec]:
         _unknown_keys(entry, BENCH_KEYS, where, errors)
         name = entry["name"]
         ok = True
+        if any(sp.name == name for sp in specs):   # rows, runs and units are keyed by benchmark name
+            errors.append(f"{where}.name: benchmark {name!r} is listed twice; a sweep holds each benchmark once "
+                          "(run another split or source as its own sweep)")
+            ok = False
         if table is not None and name not in table:
             errors.append(f"{where}.name: unknown benchmark {name!r}; {closest(name, list(table))}")
             ok = False

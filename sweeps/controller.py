@@ -61,6 +61,10 @@ def prepare(cfg: SweepConfig) -> Prepared:
         loaded = b.load(spec.source, split=spec.split, limit=spec.lite)
         benches[spec.name] = b
         samples[spec.name] = {s.id: s for s in loaded}
+        if len(samples[spec.name]) != len(loaded):     # rows are keyed by sample id: never merge two questions
+            dup = [i for i, n in Counter(s.id for s in loaded).items() if n > 1]
+            raise ValueError(f"benchmark {spec.name!r}: {len(dup)} sample id(s) occur more than once "
+                             f"(e.g. {dup[:3]}); sample ids must be unique")
         prompts[spec.name] = {s.id: b.prompt(s) for s in loaded}
         mnt[spec.name] = cfg.generation.max_new_tokens or b.max_new_tokens
     units = make_units(cfg, {k: list(v.values()) for k, v in samples.items()}, mnt)

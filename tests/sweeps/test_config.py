@@ -150,3 +150,9 @@ def test_recognised_families_without_an_adapter_fail_up_front():
     assert any(e.startswith("models[0]: 'llava-hf/llava-v1.6-vicuna-7b-hf' is a llava_next model, which has no adapter")
                for e in errs)
     assert any(e.startswith("models[1]:") and "video_llava" in e for e in errs)
+
+
+def test_a_benchmark_listed_twice_is_an_error():
+    errs = errors_of(base(benchmarks=["shapes", {"name": "shapes", "lite": 4}]))
+    assert errs == ["benchmarks[1].name: benchmark 'shapes' is listed twice; a sweep holds each benchmark once "
+                    "(run another split or source as its own sweep)"]

@@ -1,0 +1,30 @@
+"""sweeps.controller.prepare: the driver-side work before any actor starts."""
+import pytest
+
+from sweeps.config import parse_config
+from sweeps.controller import prepare
+
+
+def _cfg(tmp_path, rows):
+    import json
+
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return parse_config({"models": ["tiny-llava"], "controls": False, "shard_size": 2,
+                         "benchmarks": [{"name": "gqa", "source": str(tmp_path)}],
+                         "grid": [{"strategy": "keep_all"}, {"strategy": "vispruner", "budget": 64, "ratio": 0.5}]},
+                        gpus_present=False)
+
+
+def test_units_carry_every_grid_point_and_cover_each_sample_once(tmp_path):
+    rows = [{"id": f"q{i}", "question": f"What is {i}?", "answer": "yes", "imageId": f"im{i}"} for i in range(5)]
+    prep = prepare(_cfg(tmp_path, rows))
+    assert sorted(s for u in prep.units for s in u.sample_ids) == [f"q{i}" for i in range(5)]
+    assert all(len(u.points) == 2 for u in prep.units)
+    assert prep.prompts["gqa"]["q0"] == "What is 0?\nAnswer the question using a single word or phrase."
+
+
+def test_duplicate_sample_ids_fail_before_any_actor(tmp_path):
+    rows = [{"id": "q1", "question": "a?", "answer": "yes", "imageId": "x"},
+            {"id": "q1", "question": "b?", "answer": "no", "imageId": "y"}]
+    with pytest.raises(ValueError, match=r"benchmark 'gqa': 1 sample id\(s\) occur more than once \(e.g. \['q1'\]\)"):
+        prepare(_cfg(tmp_path, rows))
