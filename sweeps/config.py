@@ -132,6 +132,7 @@ class SweepConfig:
     controls: bool = True
     retries: int = 2                   # extra attempts for a failed unit before it is quarantined
     judge_workers: int = 4
+    unit_timeout_s: float | None = None  # a unit running longer: its replica is restarted, the unit retried
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     text: str = field(default="", compare=False, hash=False)
 
@@ -160,7 +161,7 @@ class ConfigError(ValueError):
 
 
 TOP_KEYS = ("name", "models", "benchmarks", "grid", "shard_size", "replicas", "generation", "mlflow",
-            "store", "controls", "retries", "judge_workers")
+            "store", "controls", "retries", "judge_workers", "unit_timeout_s")
 SECTION_KEYS = {
     "replicas": ("count", "num_gpus", "max_restarts", "max_in_flight"),
     "generation": ("max_new_tokens", "batch_size"),
@@ -455,6 +456,11 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     shard_size = _int(data.get("shard_size", 64), "shard_size", errors, minimum=1) or 64
     retries = _int(data.get("retries", 2), "retries", errors, minimum=0)
     judge_workers = _int(data.get("judge_workers", 4), "judge_workers", errors, minimum=1) or 4
+    unit_timeout_s = data.get("unit_timeout_s")
+    if unit_timeout_s is not None and (isinstance(unit_timeout_s, bool) or not isinstance(unit_timeout_s, (int, float))
+                                       or unit_timeout_s <= 0):
+        errors.append(f"unit_timeout_s: must be a number of seconds > 0 (or null for no limit), got {unit_timeout_s!r}")
+        unit_timeout_s = None
 
     sections: dict[str, dict] = {}
     for sec, keys in SECTION_KEYS.items():
@@ -506,6 +512,7 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     return SweepConfig(name=name, models=tuple(models), benchmarks=tuple(benchmarks), grid=tuple(grid),
                        shard_size=shard_size, replicas=replicas, generation=generation, mlflow=mlflow_spec,
                        store=store, controls=controls, retries=retries, judge_workers=judge_workers,
+                       unit_timeout_s=None if unit_timeout_s is None else float(unit_timeout_s),
                        raw=data, text=text)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections import Counter, defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -169,6 +170,38 @@ class Controller:
         fresh = [h for h in free if h.replica_id not in failed_on] or free   # retry elsewhere when possible
         return min(fresh, key=lambda h: h.in_flight)
 
+    def _next_done(self, in_flight: dict, started: dict[Any, float], hung: set):
+        """ray.wait for one finished unit; with unit_timeout_s, restart the replica of a unit running past it.
+
+        A replica runs its queued units one after another, so a unit's clock starts when it reaches the
+        front of its replica's queue, not when it was submitted (a restarted replica's model load counts).
+        The killed replica is restarted by Ray (max_restarts); its calls fail with RayActorError and the
+        controller retries those units like any other failure.
+        """
+        import ray
+
+        limit = self.cfg.unit_timeout_s
+        while True:
+            now = time.monotonic()
+            running = {id(h) for r, (_, h) in in_flight.items() if r in started}
+            for ref, (_, handle) in in_flight.items():          # in submission order, as the actor runs them
+                if ref not in started and id(handle) not in running:
+                    started[ref] = now
+                    running.add(id(handle))
+            deadlines = [t0 + limit for r, t0 in started.items() if r not in hung] if limit is not None else []
+            ready, _ = ray.wait(list(in_flight), num_returns=1,
+                                timeout=max(0.0, min(deadlines) - now) if deadlines else None)
+            if ready:
+                return ready[0]
+            now = time.monotonic()
+            for ref, t0 in started.items():
+                if ref not in hung and now - t0 >= limit:
+                    unit, handle = in_flight[ref]
+                    log.warning("unit %s: no result from %s after %.0f s (unit_timeout_s); restarting the replica",
+                                unit.unit_id, handle.replica_id, now - t0)
+                    hung.add(ref)
+                    ray.kill(handle.actor, no_restart=False)
+
     def _drive(self, pool, units: list[Unit]) -> None:
         import ray
         from ray.exceptions import RayActorError
@@ -177,6 +210,8 @@ class Controller:
         in_flight: dict[Any, tuple[Unit, Any]] = {}
         attempts: Counter = Counter()
         failed_on: dict[str, set[str]] = defaultdict(set)
+        started: dict[Any, float] = {}            # ref -> when its replica began it (after the one ahead of it)
+        hung: set = set()                          # refs whose replica was restarted for unit_timeout_s
         while queue or in_flight:
             while queue:
                 handle = self._pick(pool, queue[0], failed_on[queue[0].unit_id])
@@ -189,15 +224,22 @@ class Controller:
             if not in_flight:
                 raise RuntimeError(f"no replicas left for {pool.model}; {len(queue)} units not run "
                                    "(rerun the sweep to resume)")
-            [ref], _ = ray.wait(list(in_flight), num_returns=1)
+            ref = self._next_done(in_flight, started, hung)
             unit, handle = in_flight.pop(ref)
+            started.pop(ref, None)
+            was_hung = ref in hung
+            hung.discard(ref)
             handle.in_flight -= 1
             try:
-                raw = ray.get(ref)                    # ready: returns at once
+                raw = ray.get(ref)                    # ready: returns at once (or raises for a killed replica)
                 table = self.score_rows(unit, raw)
             except Exception as exc:  # actor died, task raised, rows unusable: retry, then quarantine
                 kind = "replica died" if isinstance(exc, RayActorError) else "unit failed"
                 error = _describe(exc)
+                if was_hung:
+                    kind = "unit timed out"
+                    error = (f"UnitTimeout: no result within unit_timeout_s={self.cfg.unit_timeout_s:g} s; "
+                             f"replica {handle.replica_id} was restarted\n{error}")
                 attempts[unit.unit_id] += 1
                 failed_on[unit.unit_id].add(handle.replica_id)
                 handle.failures += 1
