@@ -1,4 +1,5 @@
 """Sweep config validation: every error class names its key path and a suggestion; nothing starts."""
+import pathlib
 import textwrap
 
 import pytest
@@ -156,3 +157,15 @@ def test_a_benchmark_listed_twice_is_an_error():
     errs = errors_of(base(benchmarks=["shapes", {"name": "shapes", "lite": 4}]))
     assert errs == ["benchmarks[1].name: benchmark 'shapes' is listed twice; a sweep holds each benchmark once "
                     "(run another split or source as its own sweep)"]
+
+
+CONFIGS = sorted((pathlib.Path(__file__).resolve().parents[2] / "sweeps" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_every_shipped_config_validates(path):
+    assert len(CONFIGS) >= 3                        # demo, paper grid, nightly lite
+    cfg = load_config(path, gpus_present=True)
+    assert cfg.grid and cfg.models and cfg.benchmarks
+    first = path.read_text().splitlines()[0]        # STYLE.md: a config's first line is the command that runs it
+    assert first.startswith("# ") and "jobs/" in first
