@@ -19,7 +19,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,3 +116,14 @@ class Judge:
             except Exception as exc:           # a response body that is not a chat completion
                 raise JudgeError(f"malformed judge response: {type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")
+
+
+def judged(judge: "Judge | None", benchmark: str, category: Any, messages: list[dict[str, str]], prompt_version: str,
+           parse: Callable[[str], T], max_tokens: int) -> "tuple[T, None] | tuple[None, dict[str, Any]]":
+    """(verdict, None) from the judge, or (None, error score) when there is no judge or it fails for this sample."""
+    if judge is None:
+        return None, {"error": f"{benchmark} needs a judge: get_benchmark({benchmark!r}, judge=Judge())", "category": category}
+    try:
+        return judge.ask(messages, prompt_version, parse, max_tokens=max_tokens), None
+    except JudgeError as exc:
+        return None, {"error": f"judge: {exc}", "category": category}

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, required
 from sweeps.benchmarks.scoring import error_score, mean, split_errors
-from sweeps.judge import Judge, JudgeError, as_judge
+from sweeps.judge import Judge, as_judge, judged
 
 PROMPT_VERSION = "mmvet-v1"
 CAPABILITIES = ("rec", "ocr", "know", "gen", "spat", "math")
@@ -91,14 +91,9 @@ class MMVet(HubBenchmark):
         if (err := error_score(sample, prediction)) is not None:
             return err
         category = sample.meta.get("category")
-        if self.judge is None:
-            return {"error": "mmvet needs a judge: get_benchmark('mmvet', judge=Judge())", "category": category}
         messages = [{"role": "user", "content": grader_query(sample.question, sample.answer, prediction)}]
-        try:
-            value = self.judge.ask(messages, PROMPT_VERSION, parse_correctness, max_tokens=3)
-        except JudgeError as exc:
-            return {"error": f"judge: {exc}", "category": category}
-        return {"score": value, "category": category}
+        value, err = judged(self.judge, self.name, category, messages, PROMPT_VERSION, parse_correctness, max_tokens=3)
+        return err or {"score": value, "category": category}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

@@ -21,7 +21,7 @@ from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, RowError, image_bytes, required
 from sweeps.benchmarks.scoring import error_score, mean, split_errors
 from sweeps.benchmarks.video_frames import frame_indices, sample_frames
-from sweeps.judge import Judge, JudgeError, as_judge
+from sweeps.judge import Judge, as_judge, judged
 
 FRAMES = 8
 PROMPT_VERSION = "video-chatgpt-qa-v1"
@@ -123,14 +123,12 @@ class VideoQA(HubBenchmark):
         if (err := error_score(sample, prediction)) is not None:
             return err
         category = sample.meta.get("category")
-        if self.judge is None:
-            return {"error": f"{self.name} needs a judge: get_benchmark({self.name!r}, judge=Judge())", "category": category}
         messages = [{"role": "system", "content": SYSTEM},
                     {"role": "user", "content": USER.format(question=sample.question, answer=sample.answer, prediction=prediction)}]
-        try:
-            pred, value = self.judge.ask(messages, PROMPT_VERSION, parse_verdict, max_tokens=64)
-        except JudgeError as exc:
-            return {"error": f"judge: {exc}", "category": category}
+        verdict, err = judged(self.judge, self.name, category, messages, PROMPT_VERSION, parse_verdict, max_tokens=64)
+        if err:
+            return err
+        pred, value = verdict
         return {"score": float(pred == "yes"), "judge_pred": pred, "judge_score": value, "category": category}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:

@@ -108,3 +108,15 @@ def test_missing_key_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
         Judge(base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path)
+
+
+def test_judged_benchmarks_without_a_judge_record_an_error_per_sample():
+    from sweeps.benchmarks import get_benchmark
+    from sweeps.benchmarks.base import Sample
+
+    for name in ("mmvet", "msvd_qa"):
+        bench = get_benchmark(name)
+        s = Sample(id="q1", question="What is shown?", answer="a cat", meta={"category": "rec"})
+        score = bench.score(s, "a cat")
+        assert score == {"error": f"{name} needs a judge: get_benchmark({name!r}, judge=Judge())", "category": "rec"}
+        assert bench.aggregate([score])["n_errors"] == 1
