@@ -88,6 +88,11 @@ def _reachable(uri: str) -> bool:
         return False
 
 
+def score_dicts(t: pa.Table) -> list[dict[str, Any]]:
+    """The rows' bench.score dicts (the `scores` JSON column), the input of bench.aggregate."""
+    return [json.loads(s) if s else {} for s in t["scores"].to_pylist()]
+
+
 def point_metrics(t: pa.Table, bench: Any = None) -> dict[str, float]:
     """Streamed metrics of one grid point's rows so far (errors excluded from costs and latencies).
 
@@ -100,7 +105,7 @@ def point_metrics(t: pa.Table, bench: Any = None) -> dict[str, float]:
     if score.size:
         m["score_mean"] = float(score.mean())
     if bench is not None:
-        agg = bench.aggregate([json.loads(s) if s else {} for s in t["scores"].to_pylist()])
+        agg = bench.aggregate(score_dicts(t))
         value = agg.get(bench.primary_metric)
         if isinstance(value, (int, float)) and np.isfinite(value):
             m[f"running_{bench.primary_metric}"] = float(value)
@@ -297,7 +302,7 @@ class Tracker:
             if rid in self.finished:
                 continue
             if b is not None:
-                agg = b.aggregate([json.loads(s) if s else {} for s in t["scores"].to_pylist()])
+                agg = b.aggregate(score_dicts(t))
                 final = {f"final_{k}": float(v) for k, v in agg.items()
                          if isinstance(v, (int, float)) and not isinstance(v, bool)}
                 from mlflow.entities import Metric
