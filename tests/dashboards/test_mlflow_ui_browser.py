@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.ray_cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -50,12 +51,6 @@ def _browser_or_skip():
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         pytest.skip("chromium/chromedriver not installed and `make browser-deps` could not install them "
                     "(needs root and the Debian archive)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path | None = None):
@@ -94,7 +89,7 @@ def served_sweep(tmp_path_factory):
     store.mkdir()
     uri = f"sqlite:///{store}/mlflow.db"
     MlflowClient(uri).search_experiments()        # create the schema before two processes open the database
-    port = _free_port()
+    port = free_port()
     log = d / "server.log"
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                                "--backend-store-uri", uri, "--artifacts-destination", str(d / "artifacts"),
@@ -128,7 +123,7 @@ class WebDriver:
     """The few W3C WebDriver commands we need, over chromedriver's HTTP API."""
 
     def __init__(self, tmp: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         self.base = f"http://127.0.0.1:{self.port}"

@@ -8,7 +8,6 @@
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from sweeps.store import read_results
 from sweeps.rows import ROW_KEY
+from tests.ray_cluster import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -131,9 +131,7 @@ def test_driver_killed_with_mlflow_down_then_rerun(ray_cluster, tmp_path):
     cfg = write_config(tmp_path, "resume", lite=12, shard_size=1, max_new_tokens=8,
                        grid=[{"strategy": "vispruner", "budget": 16, "ratio": 0.5}, {"strategy": "random", "budget": 16}])
     store, sid = str(tmp_path / "results"), sweep_id_of(cfg)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
+    closed = free_port()                                      # nothing listens there
     cmd = [sys.executable, "jobs/sweep.py", "--config", str(cfg), "--store", store]
     down = ray_cluster.env(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{closed}")
     log1 = tmp_path / "run1.log"

@@ -1,6 +1,5 @@
 """MLflow tracking against a real SQLite MLflow store: runs, params, metric history with steps, backfill, idempotent sync."""
 import json
-import socket
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -12,6 +11,7 @@ from sweeps.benchmarks.base import Sample
 from sweeps.rows import ROW_SCHEMA
 from sweeps.store import SweepStore
 from sweeps.tracking import Tracker, flatten, sync
+from tests.ray_cluster import free_port
 
 pytestmark = pytest.mark.slow
 POPE = get_benchmark("pope")
@@ -119,9 +119,7 @@ def test_partial_stream_is_completed_by_sync_without_duplicates(tmp_path):
 
 
 def test_mlflow_down_loses_nothing_and_backfills(tmp_path, caplog):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]                             # closed once the block exits
+    port = free_port()                                        # closed: nothing listens there
     store = make_store(tmp_path)
     down = tracker(f"http://127.0.0.1:{port}", tmp_path)
     with caplog.at_level("WARNING", logger="vissweep.tracking"):
