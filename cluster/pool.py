@@ -1,7 +1,8 @@
 """Replica pool: N Replica actors of one model, placed by the config (GPUs per replica, restarts).
 
     pool = ReplicaPool.start("tiny-llava", Replicas(count=2, num_gpus=0), tag="demo-1a2b")
-    ... controller submits units to pool.replicas ...
+    pool.wait_ready()
+    pool.drive(units, policy)          # cluster/scheduler.py: the ray.wait loop; policy = sweeps.controller.Controller
     pool.stop()
 
 Actors are owned by the driver (not detached): if the driver dies, Ray reclaims them. Ray restarts a
@@ -23,12 +24,10 @@ from sweeps.config import Replicas
 log = logging.getLogger("vissweep.pool")
 
 
-@dataclass
+@dataclass(eq=False)
 class Handle:
     replica_id: str
     actor: ray.actor.ActorHandle
-    failures: int = 0                 # consecutive failed units; a replica failing 3 in a row is retired
-    in_flight: int = 0
 
 
 @dataclass
@@ -58,6 +57,12 @@ class ReplicaPool:
         for info in infos:
             log.info("replica %s ready on %s (pid %s)", info["replica"], info["node"], info["pid"])
         return infos
+
+    def drive(self, units: list, policy) -> None:
+        """Run the units on these replicas (cluster/scheduler.py) under the sweep's policy."""
+        from cluster.scheduler import drive
+
+        drive(self, units, policy)
 
     def retire(self, handle: Handle) -> None:
         self.replicas.remove(handle)

@@ -2,8 +2,8 @@
 
     ReplicaActor.options(num_gpus=1, max_restarts=2).remote("llava-hf/llava-1.5-7b-hf", "r0")
 
-`run(payload)` decodes the shard's images, runs the vision tower ONCE per batch, then generates for
-every grid point from that same VisionTokens (DESIGN.md "Vision once, many plans"). A bad sample
+`run(payload)` decodes the shard's media (an image, or a video's frames), runs the vision tower ONCE per
+batch, then generates for every grid point from that same VisionTokens (DESIGN.md "Vision once, many plans"). A bad sample
 (corrupt image, a failing generate) becomes a row with `error` set; it never fails the unit.
 Scoring happens on the driver; the rows returned here carry the raw prediction and its cost.
 """
@@ -13,22 +13,14 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
 import ray
 
+from sweeps.grid import Payload
+from sweeps.rows import Result
 
-@dataclass
-class Payload:
-    """What the controller sends: samples with image bytes, their prompts (built on the driver), all grid points."""
-
-    unit_id: str
-    samples: list                      # sweeps.benchmarks.base.Sample
-    prompts: list[str]
-    points: list[dict[str, Any]]       # GridPoint.to_dict()
-    max_new_tokens: int
-    batch_size: int
+__all__ = ["Payload", "Replica", "ReplicaActor"]
 
 
 def _short(exc: BaseException) -> str:
@@ -55,9 +47,7 @@ class Replica:
 
     def run(self, p: Payload) -> list[dict[str, Any]]:
         """Rows (one per grid point x sample) with prediction, kept tokens, FLOPs, KV bytes, timings, error."""
-        from pruning.types import PrunePlan
-
-        plans = [PrunePlan(d["strategy"], budget=d["budget"], params=dict(d["params"])) for d in p.points]
+        plans = p.points                              # PrunePlans (sweeps.grid.Payload normalises dicts)
         rows: list[dict[str, Any]] = []
         for start in range(0, len(p.samples), p.batch_size):
             samples = p.samples[start:start + p.batch_size]
@@ -73,12 +63,13 @@ class Replica:
         return rows
 
     def _decode(self, samples):
+        """Each sample's media: its PIL image, or its video as a list of PIL frames (video benchmarks)."""
         images, errors = [], []
         for s in samples:
             try:
                 if s.error:
                     raise ValueError(f"sample {s.id}: {s.error}")
-                images.append(s.pil_image())
+                images.append(s.media())
                 errors.append(None)
             except Exception as exc:  # corrupt or missing image: this sample only
                 images.append(None)
@@ -115,28 +106,15 @@ class Replica:
             outs = []
             for j, q in enumerate(prompts):
                 try:
-                    outs += self.vlm.generate([q], plan, vision=vision.take([j]), max_new_tokens=max_new_tokens,
-                                              sample_keys=[keys[j]])
+                    outs += self.vlm.generate([q], plan, vision=vision.take_samples([j]),
+                                              max_new_tokens=max_new_tokens, sample_keys=[keys[j]])
                 except Exception as exc:
                     outs.append(Output(text="", n_visual_in=vision.num_tokens, n_visual_kept=0,
                                        error=_short(exc) + "\n" + traceback.format_exc(limit=3)[-800:]))
             return outs
 
     def _row(self, sample, plan, out, error) -> dict[str, Any]:
-        if out is not None and out.error:
-            error = out.error
-        t = (out.timings if out is not None and error is None else {}) or {}
-        ok = out is not None and error is None
-        return {
-            "sample_id": sample.id,
-            "prediction": out.text if ok else None,
-            "n_visual_in": out.n_visual_in if out is not None else None,
-            "n_visual_kept": out.n_visual_kept if ok else None, "n_text": out.n_text if ok else None,
-            "prefill_flops": out.flops if ok else None, "kv_bytes": out.kv_bytes if ok else None,
-            "t_vision": t.get("vision"), "t_select": t.get("select"), "t_prefill": t.get("prefill"),
-            "t_decode": t.get("decode"), "peak_mem_bytes": out.peak_mem_bytes if ok else None,
-            "replica": self.replica_id, "node": self.node, "error": error,
-        }
+        return Result.measured(sample.id, out, error, self.replica_id, self.node)
 
 
 ReplicaActor = ray.remote(Replica)

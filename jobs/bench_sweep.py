@@ -11,6 +11,7 @@ single (T, r); its number includes all of that too (that is the cost being compa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -50,41 +51,33 @@ def _config(args):
 
 
 def run_service(cfg) -> dict:
-    """The sweep as jobs/sweep.py runs it (local Ray on loopback), into a throwaway store and MLflow DB."""
+    """The sweep as jobs/sweep.py runs it (cluster.run.run_sweep, local Ray on loopback), into a throwaway
+    store and MLflow DB."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     t0 = time.perf_counter()
     import ray
 
-    from cluster.pool import ReplicaPool
-    from sweeps.controller import Controller, prepare
-    from sweeps.store import SweepStore
-    from sweeps.tracking import Tracker
+    from cluster.run import run_sweep, start_pool
 
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as d:
-        prep = prepare(cfg)
-        store = SweepStore.open(d, "bench")
-        tracker = Tracker(f"sqlite:///{d}/mlflow.db", "bench-sweep", "bench", config_raw=cfg.raw,
-                          benchmarks=prep.benchmarks, totals=prep.totals, artifact_root=f"{d}/mlartifacts")
-        tracker.start()
-        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-        ready = {}
+        cfg = dataclasses.replace(cfg, mlflow=dataclasses.replace(cfg.mlflow, tracking_uri=f"sqlite:///{d}/mlflow.db",
+                                                                  experiment="bench-sweep"))
+        ready, start = {}, start_pool(cfg, "bench")
 
         def pool_factory(model):
-            pool = ReplicaPool.start(model, cfg.replicas, tag="bench")
-            pool.wait_ready()
+            pool = start(model)
             ready[model] = time.perf_counter()
             return pool
 
         try:
-            stats = Controller(cfg, "bench", store, prep, tracker=tracker).run(pool_factory)
+            run = run_sweep(cfg, d, "bench", "local", progress=False, log_to_driver=False, pool_factory=pool_factory)
             wall = time.perf_counter() - t0
-            rows = store.read().num_rows
+            rows = run.store.read().num_rows
         finally:
             ray.shutdown()
-        tracker.close()
     steady = time.perf_counter() - min(ready.values()) if ready else wall
-    return {"wall_s": wall, "rows": rows, "steady_s": steady, "quarantined": stats["quarantined"],
-            "units": len(prep.units)}
+    return {"wall_s": wall, "rows": rows, "steady_s": steady, "quarantined": run.stats["quarantined"],
+            "units": run.units}
 
 
 def naive_point(spec: dict) -> None:
@@ -106,7 +99,7 @@ def naive_point(spec: dict) -> None:
     for i in range(0, len(samples), bs):
         batch = samples[i:i + bs]
         t1 = time.perf_counter()
-        vision = vlm.encode([s.pil_image() for s in batch])          # re-encoded for every grid point
+        vision = vlm.encode([s.media() for s in batch])              # re-encoded for every grid point
         t2 = time.perf_counter()
         outs = vlm.generate([bench.prompt(s) for s in batch], plan, vision=vision,
                             max_new_tokens=spec["max_new_tokens"], sample_keys=[s.id for s in batch])

@@ -6,12 +6,13 @@
 Baseline: --baseline FILE (Parquet / JSON rows), else the newest passing nightly in the config's
 MLflow experiment (tag nightly_status=pass). Writes regression.md / regression.json, tags the MLflow
 runs nightly_status=pass|fail, logs the report and rows on the parent run, and exits 1 on regression.
-Logic lives in sweeps/regression.py and sweeps/baselines.py; see docs/DEPLOY.md for scheduling.
+The sweep runs in this process through cluster.run.run_sweep (the runner jobs/sweep.py uses); the comparison
+logic lives in sweeps/regression.py and sweeps/baselines.py; see docs/DEPLOY.md for scheduling.
 """
 from __future__ import annotations
 
 import argparse
-import subprocess
+import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,9 +25,6 @@ from sweeps import baselines, regression  # noqa: E402
 from sweeps.config import load_config  # noqa: E402
 from sweeps.store import read_results  # noqa: E402
 
-SWEEP = Path(__file__).resolve().parent / "sweep.py"
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="jobs/nightly.py", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="sweeps/configs/nightly_lite.yaml")
@@ -36,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--baseline", help="pinned baseline rows (Parquet/JSON); default: last passing nightly in MLflow")
     ap.add_argument("--thresholds", help="YAML mapping of sweeps.regression.Thresholds fields")
     ap.add_argument("--report-dir", default="results/nightly", help="reports go to <report-dir>/<sweep-id>/")
-    ap.add_argument("--ray-address", help="passed to jobs/sweep.py --address (auto | local | HOST:PORT)")
+    ap.add_argument("--ray-address", help="Ray to run the sweep on (auto | local | HOST:PORT), as jobs/sweep.py --address")
     ap.add_argument("--no-mlflow", action="store_true", help="no MLflow lookups or tags (needs --baseline)")
     return ap
 
@@ -55,11 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--no-mlflow needs --baseline FILE")
 
     if not args.skip_sweep:
-        cmd = [sys.executable, str(SWEEP), "--config", args.config, "--store", store, "--sweep-id", sweep_id]
-        rc = subprocess.call(cmd + (["--address", args.ray_address] if args.ray_address else []))
-        if rc != 0:
-            print(f"nightly: sweep {sweep_id} failed with exit code {rc}", file=sys.stderr)
-            return rc
+        from cluster.run import run_sweep
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        run = run_sweep(cfg, store, sweep_id, args.ray_address)     # the same runner as jobs/sweep.py, in-process
+        if run.stats["quarantined"]:
+            print(f"nightly: sweep {sweep_id} failed: {run.stats['quarantined']} unit(s) quarantined", file=sys.stderr)
+            return 1
     new = read_results(store, sweep_id)
 
     client = parent = None

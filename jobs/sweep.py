@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the repo root
@@ -36,27 +34,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def init_ray(address: str | None) -> str:
-    """Join $RAY_ADDRESS / the given address / the machine's running cluster, else start a local Ray on loopback."""
-    running = (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").exists()   # what address="auto" reads
-    target = address or os.environ.get("RAY_ADDRESS") or ("auto" if running else "local")
-    if target == "local":
-        os.environ.pop("RAY_ADDRESS", None)
-        # Ray advertises the machine's routable IP even for 127.0.0.1 unless told the cluster is one machine;
-        # it reads this once at import, so it is set before `import ray`
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import ray
-
-    if target == "local":
-        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
-        return "local Ray (127.0.0.1)"
-    try:
-        ray.init(address=target, log_to_driver=True)
-    except ConnectionError as exc:
-        raise SystemExit(f"cannot join the Ray cluster at {target!r} ({exc}); use --address local for a local Ray")
-    return f"cluster at {target}"
-
-
 def summary(store, sweep_id: str) -> str:
     from sweeps.point_metrics import keep_all_of, relative_pct, summarize
 
@@ -73,6 +50,28 @@ def summary(store, sweep_id: str) -> str:
     return "\n".join(lines)
 
 
+def sync_only(cfg, store_uri: str, sweep_id: str) -> int:
+    """--sync-mlflow: backfill MLflow from the store, run nothing."""
+    from sweeps.controller import prepare
+    from sweeps.store import SweepStore, local_path
+    from sweeps.tracking import Tracker, sync, tracking_uri
+
+    store = SweepStore.open(store_uri, sweep_id)
+    store.write_config(cfg.text, cfg.content_hash())
+    prep = prepare(cfg)
+    uri = tracking_uri(cfg.mlflow.tracking_uri, store_uri)
+    root = local_path(store_uri)
+    t = Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
+                benchmarks=prep.benchmarks, totals=prep.totals, artifact_root=f"{root}/mlartifacts" if root else None,
+                live=False, every_s=cfg.mlflow.stream_every_s)
+    if not t.start():
+        return 1
+    n = sync(t, store)
+    t.close()
+    print(f"synced {n} committed units of {sweep_id} to MLflow at {uri}", file=sys.stderr)
+    return 0 if t.down is None else 1
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -81,60 +80,14 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from sweeps.controller import Controller, prepare
-    from sweeps.progress import Progress
-    from sweeps.store import SweepStore, local_path
-    from sweeps.tracking import Tracker, sync, tracking_uri
-
     store_uri = args.store or cfg.store
     sweep_id = args.sweep_id or cfg.default_sweep_id()
-    store = SweepStore.open(store_uri, sweep_id)
-    store.write_config(cfg.text, cfg.content_hash())
-    prep = prepare(cfg)
-    uri = tracking_uri(cfg.mlflow.tracking_uri, store_uri)
-    root = local_path(store_uri)
-
-    def tracker(live: bool) -> Tracker:
-        return Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
-                       benchmarks=prep.benchmarks, totals=prep.totals,
-                       artifact_root=f"{root}/mlartifacts" if root else None, live=live,
-                       every_s=cfg.mlflow.stream_every_s)
-
-    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, MLflow {uri}",
-          file=sys.stderr)
     if args.sync_mlflow:
-        t = tracker(live=False)
-        if not t.start():
-            return 1
-        n = sync(t, store)
-        t.close()
-        print(f"synced {n} committed units of {sweep_id} to MLflow at {uri}", file=sys.stderr)
-        return 0 if t.down is None else 1
+        return sync_only(cfg, store_uri, sweep_id)
+    from cluster.run import run_sweep
 
-    t = tracker(live=False)
-    if t.start():
-        sync(t, store)                             # replay what earlier runs committed (logs only missing steps)
-    t.live = True
-    if any(u.unit_id not in store.committed_units() for u in prep.units):   # nothing left: no Ray needed
-        print(f"Ray: {init_ray(args.address)}", file=sys.stderr)
-    from cluster.pool import ReplicaPool
-
-    def pool_factory(model: str) -> ReplicaPool:
-        pool = ReplicaPool.start(model, cfg.replicas, tag=sweep_id)
-        pool.wait_ready()
-        return pool
-
-    committed = store.committed_units()
-    done = [u for u in prep.units if u.unit_id in committed]
-    progress = Progress(sweep_id, len(prep.units), sum(len(u.sample_ids) for u in prep.units),
-                        done_units=len(done), done_samples=sum(len(u.sample_ids) for u in done))
-    stats = Controller(cfg, sweep_id, store, prep, tracker=t, progress=progress).run(pool_factory)
-    t.close("FINISHED" if not stats["quarantined"] else "FAILED")
-    if t.down is not None:                         # MLflow went away during the run: try once more now
-        again = tracker(live=False)
-        if again.start():
-            sync(again, store)
-            again.close()
+    run = run_sweep(cfg, store_uri, sweep_id, args.address)
+    stats, store, uri = run.stats, run.store, run.tracking_uri
     print(f"\n{sweep_id}: committed {stats['committed']} units ({stats['rows']} rows), skipped {stats['skipped']} "
           f"already committed, {stats['failed_attempts']} failed attempts, {stats['quarantined']} quarantined\n",
           file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Core data types of the pruning layer: what a strategy sees, what it returns, what a call asks for."""
+"""Core data types of the pruning layer: what a strategy sees (VisionTokens, vision_tokens.py), what it returns
+(Selection), what a call asks for (PrunePlan, plan.py) and what it answers (Output)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,64 +7,10 @@ from typing import Any, Literal
 
 import torch
 
+from pruning.plan import PrunePlan
+from pruning.vision_tokens import VisionTokens
+
 Stage = Literal["encoder", "decoder"]
-
-
-@dataclass
-class VisionTokens:
-    """One batch of vision-tower output, shared by every plan applied to it.
-
-    features:  (B, N, C) patch hidden states of the projector's input layer, before the projector.
-    attention: (B, N) importance signal: [CLS]->patch attention of that layer, mean over heads
-               (VisPruner/FasterVLM convention; summed-over-heads variants rescale it, order is the same).
-    keys:      (B, N, C) optional head-averaged keys of that layer (VisionZip, PruMerge+ similarity).
-    cls:       (B, C) optional [CLS] hidden state of that layer (VisionZip keeps it as a dominant token).
-    cls_attention_heads_sum: optional (B, N) attention summed over heads (VisionZip's ranking);
-               the order equals `attention`'s, kept separately only because merging weights use it.
-    grid:      (H, W) patch grid, H * W == N (24 x 24 for CLIP-L/14-336).
-    extra:     anything a model family adds (e.g. projected embeddings for DivPrune, crop layout).
-    """
-
-    features: torch.Tensor
-    attention: torch.Tensor
-    keys: torch.Tensor | None = None
-    cls: torch.Tensor | None = None
-    grid: tuple[int, int] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.features.dim() != 3:
-            raise ValueError(f"VisionTokens.features must be (B, N, C), got shape {tuple(self.features.shape)}")
-        B, N, _ = self.features.shape
-        if self.attention.shape != (B, N):
-            raise ValueError(
-                f"VisionTokens.attention must be (B, N) = ({B}, {N}) to match features, got {tuple(self.attention.shape)}"
-            )
-        if self.keys is not None and self.keys.shape[:2] != (B, N):
-            raise ValueError(f"VisionTokens.keys must be (B, N, C') with (B, N) = ({B}, {N}), got {tuple(self.keys.shape)}")
-        if self.grid is None:
-            side = int(round(N**0.5))
-            if side * side == N:
-                self.grid = (side, side)
-        elif self.grid[0] * self.grid[1] != N:
-            raise ValueError(f"VisionTokens.grid {self.grid} does not cover N={N} tokens")
-
-    @property
-    def batch_size(self) -> int:
-        return self.features.shape[0]
-
-    @property
-    def num_tokens(self) -> int:
-        return self.features.shape[1]
-
-    def take(self, rows: torch.Tensor | list[int]) -> "VisionTokens":
-        """The same tokens for a subset of the batch (rows index the B axis)."""
-        rows = torch.as_tensor(rows, dtype=torch.long, device=self.features.device)
-        pick = lambda t: None if t is None else t.index_select(0, rows)  # noqa: E731
-        extra = {k: (v.index_select(0, rows) if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == self.batch_size else v)
-                 for k, v in self.extra.items()}
-        return VisionTokens(features=pick(self.features), attention=pick(self.attention), keys=pick(self.keys),
-                            cls=pick(self.cls), grid=self.grid, extra=extra)
 
 
 @dataclass
@@ -99,33 +46,6 @@ class Selection:
         return features.gather(1, idx)
 
 
-@dataclass(frozen=True)
-class PrunePlan:
-    """What one generate call asks for: a registry strategy name, a budget T, and its parameters."""
-
-    strategy: str
-    budget: int | None = None  # T: kept visual tokens per image (per crop for anyres); None = keep all
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.budget is not None and (not isinstance(self.budget, int) or isinstance(self.budget, bool) or self.budget < 1):
-            raise ValueError(f"PrunePlan.budget must be a positive integer (T >= 1), got {self.budget!r}")
-
-    def build(self):
-        """The strategy object this plan names (validated parameters)."""
-        from pruning.registry import get_strategy
-
-        return get_strategy(self.strategy, **self.params)
-
-    @property
-    def label(self) -> str:
-        ratio = self.params.get("ratio")
-        parts = [self.strategy, f"T{self.budget}" if self.budget is not None else "Tall"]
-        if ratio is not None:
-            parts.append(f"r{ratio}")
-        return "/".join(parts)
-
-
 @dataclass
 class Output:
     """One generated answer with its cost.
@@ -147,3 +67,5 @@ class Output:
     kept_per_layer: list[int] | None = None
     peak_mem_bytes: int | None = None
     error: str | None = None
+
+__all__ = ["Output", "PrunePlan", "Selection", "Stage", "VisionTokens"]

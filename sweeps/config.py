@@ -2,16 +2,15 @@
 
     python jobs/sweep.py --config sweeps/configs/demo.yaml
 
-Validation is static: model token counts and supported strategies come from MODEL_FAMILIES below,
-strategy parameters from the strategy dataclasses (torch-only imports), benchmark names from the
-benchmark table. No model is loaded and no Ray actor is started here.
+Validation is static: a model's family, token count N, decoder depth and supported strategies come from
+the pruning.models family table, read from the model's config (no weights); strategy parameters from the
+strategy dataclasses (torch-only imports); benchmark names from the benchmark table (config_checks.py).
+No model is loaded and no Ray actor is started here. The grid is a tuple of PrunePlans, the one grid point.
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
-import itertools
 import json
 import os
 import re
@@ -21,80 +20,11 @@ from typing import Any
 
 import yaml
 
-from pruning.registry import STRATEGIES, closest, strategy_class
+from pruning.plan import PrunePlan, freeze
+from sweeps.config_checks import (BenchmarkSpec, check_benchmarks, check_grid, check_models, int_at_least,
+                                  model_aliases, unknown_keys, with_controls)
 
-ENCODER_STRATEGIES = frozenset({"keep_all", "random", "spatial", "vispruner", "visionzip", "divprune", "prumerge_plus"})
-ALL_STRATEGIES = frozenset(STRATEGIES)
-
-
-@dataclass(frozen=True)
-class ModelFamily:
-    """What the config needs to know about a model family without loading it."""
-
-    name: str
-    patterns: tuple[str, ...]           # regexes over the model name (hub id, alias or local dir name)
-    num_visual_tokens: int | None       # N: visual tokens per image (per crop for anyres); None = varies
-    strategies: frozenset[str]          # registry names this family's adapter can run
-    adapter: bool = True                # False: recognised, but pruning.models has no adapter for it yet
-    depths: tuple[tuple[str, int], ...] = ()   # (name regex, LLM decoder layers), for decoder-stage layer checks
-
-    def depth(self, model: str) -> int | None:
-        return next((n for pattern, n in self.depths if re.search(pattern, model, re.IGNORECASE)), None)
-
-
-MODEL_FAMILIES: tuple[ModelFamily, ...] = (
-    # CLIP-L/14-336: 24 x 24 = 576 patches. tiny-llava keeps that geometry with narrow widths (8 decoder layers).
-    ModelFamily("llava15", (r"^tiny-llava$", r"7b-shaped$", r"llava-1\.5", r"llava-v1\.5"), 576, ALL_STRATEGIES,
-                depths=((r"^tiny-llava$", 8), (r"7b", 32), (r"13b", 40))),
-    # Recognised so that a config naming them fails here, before any actor starts, rather than at load time.
-    ModelFamily("llava_next", (r"llava-v1\.6", r"llava-next"), 576, ALL_STRATEGIES, adapter=False),        # T per crop
-    ModelFamily("video_llava", (r"video-llava",), 2048, ALL_STRATEGIES - {"prumerge_plus"}, adapter=False),  # 8 x 256
-    ModelFamily("qwen2_5_vl", (r"qwen2\.5-vl",), None,
-                frozenset({"keep_all", "random", "vispruner", "divprune", "fastv"}), adapter=False),
-)
-
-def _model_aliases() -> tuple[str, ...]:
-    """Aliases load_vlm knows (static tables: importing them loads no model)."""
-    try:
-        from pruning.models import HUB_ALIASES, MODELS
-    except ImportError:
-        return ("tiny-llava",)
-    return tuple(MODELS) + tuple(HUB_ALIASES)
-
-
-MODEL_ALIASES = _model_aliases()
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def model_family(model: str) -> ModelFamily | None:
-    name = Path(model).name if os.path.sep in model and Path(model).exists() else model
-    for fam in MODEL_FAMILIES:
-        if any(re.search(p, name, re.IGNORECASE) for p in fam.patterns):
-            return fam
-    return None
-
-
-@dataclass(frozen=True)
-class BenchmarkSpec:
-    name: str
-    source: str | None = None          # hub dataset id or local Parquet/JSONL directory; None = benchmark default
-    split: str | None = None
-    lite: int | None = None            # first n samples only (nightly "lite" sweeps, demos)
-    judge: dict[str, Any] | None = None  # sweeps.judge.Judge(**judge) for judged benchmarks (MM-Vet, video QA)
-    params: tuple[tuple[str, Any], ...] = ()   # benchmark constructor arguments, e.g. shapes {n: 32}
-
-
-@dataclass(frozen=True)
-class GridEntry:
-    """One expanded grid point before it gets an id: a strategy, its budget T and its parameters."""
-
-    strategy: str
-    budget: int | None                 # T; None for keep_all
-    params: tuple[tuple[str, Any], ...] = ()   # sorted (name, value); ratio r lives here
-
-    @property
-    def params_dict(self) -> dict[str, Any]:
-        return dict(self.params)
+GridEntry = PrunePlan   # the grid's entries are PrunePlans (the name the config used before)
 
 
 @dataclass(frozen=True)
@@ -123,7 +53,7 @@ class SweepConfig:
     name: str
     models: tuple[str, ...]
     benchmarks: tuple[BenchmarkSpec, ...]
-    grid: tuple[GridEntry, ...]        # expanded, controls included, de-duplicated, in config order
+    grid: tuple[PrunePlan, ...]        # expanded, controls included, de-duplicated, in config order
     shard_size: int = 64
     replicas: Replicas = field(default_factory=Replicas)
     generation: Generation = field(default_factory=Generation)
@@ -141,7 +71,7 @@ class SweepConfig:
         content = {
             "models": list(self.models),
             "benchmarks": [dataclasses.asdict(b) for b in self.benchmarks],
-            "grid": [[g.strategy, g.budget, [list(p) for p in g.params]] for g in self.grid],
+            "grid": [[g.strategy, g.budget, [list(p) for p in g.params.items()]] for g in self.grid],
             "shard_size": self.shard_size,
             "max_new_tokens": self.generation.max_new_tokens,
         }
@@ -170,279 +100,19 @@ SECTION_KEYS = {
 BENCH_KEYS = ("name", "source", "split", "lite", "judge", "params")
 
 
-def _did_you_mean(key: str, valid) -> str:
-    near = difflib.get_close_matches(str(key), list(valid), n=2, cutoff=0.5)
-    return f"did you mean {' or '.join(repr(n) for n in near)}?" if near else "valid keys: " + ", ".join(valid)
-
-
-def _unknown_keys(d: dict, valid, where: str, errors: list[str]) -> None:
-    for k in d:
-        if k not in valid:
-            errors.append(f"{where}{'.' if where else ''}{k}: unknown key; {_did_you_mean(k, valid)}")
-
-
-def _int(value, where: str, errors: list[str], minimum: int = 0) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        errors.append(f"{where}: must be an integer >= {minimum}, got {value!r}")
-        return None
-    return value
-
-
-def _benchmark_table() -> dict[str, Any] | None:
-    try:
-        from sweeps.benchmarks import BENCHMARKS
-    except ImportError:
-        return None
-    return BENCHMARKS
-
-
-def _check_models(raw, errors: list[str]) -> list[str]:
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw:
-        errors.append("models: must be a non-empty list of model names (e.g. [tiny-llava] or [llava-hf/llava-1.5-7b-hf])")
-        return []
-    models = []
-    for i, m in enumerate(raw):
-        where = f"models[{i}]"
-        if not isinstance(m, str):
-            errors.append(f"{where}: must be a string, got {m!r}")
-            continue
-        local = m.startswith(("/", "./", "../", "~")) or Path(m).expanduser().exists()
-        if m in MODEL_ALIASES or (local and Path(m).expanduser().exists()):
-            models.append(m)
-        elif local:
-            errors.append(f"{where}: local model path {m!r} does not exist")
-            continue
-        elif HUB_ID.match(m):
-            models.append(m)
-        else:
-            errors.append(f"{where}: unknown model {m!r}; use an alias ({closest(m, MODEL_ALIASES)}), "
-                          "an existing local path, or a hub id like 'llava-hf/llava-1.5-7b-hf'")
-            continue
-        fam = model_family(m)
-        if fam is not None and not fam.adapter:
-            ready = ", ".join(f.name for f in MODEL_FAMILIES if f.adapter)
-            errors.append(f"{where}: {m!r} is a {fam.name} model, which has no adapter in pruning.models yet "
-                          f"(supported families: {ready}); use e.g. llava-hf/llava-1.5-7b-hf")
-    return models
-
-
-def _check_benchmarks(raw, errors: list[str]) -> list[BenchmarkSpec]:
-    if isinstance(raw, (str, dict)):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw:
-        errors.append("benchmarks: must be a non-empty list of benchmark names or {name, source, split, lite} mappings")
-        return []
-    table = _benchmark_table()
-    if table is None:
-        errors.append("benchmarks: the benchmark table (sweeps.benchmarks.BENCHMARKS) is not importable")
-    specs = []
-    for i, b in enumerate(raw):
-        where = f"benchmarks[{i}]"
-        entry = {"name": b} if isinstance(b, str) else b
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            errors.append(f"{where}: must be a benchmark name or a mapping with a 'name' key, got {b!r}")
-            continue
-        _unknown_keys(entry, BENCH_KEYS, where, errors)
-        name = entry["name"]
-        ok = True
-        if any(sp.name == name for sp in specs):   # rows, runs and units are keyed by benchmark name
-            errors.append(f"{where}.name: benchmark {name!r} is listed twice; a sweep holds each benchmark once "
-                          "(run another split or source as its own sweep)")
-            ok = False
-        if table is not None and name not in table:
-            errors.append(f"{where}.name: unknown benchmark {name!r}; {closest(name, list(table))}")
-            ok = False
-        lite = entry.get("lite")
-        if lite is not None and _int(lite, f"{where}.lite", errors, minimum=1) is None:
-            ok = False
-        source = entry.get("source")
-        if source is not None:
-            if not isinstance(source, str):
-                errors.append(f"{where}.source: must be a hub dataset id or a local directory, got {source!r}")
-                ok = False
-            elif not _is_hub_source(name, source, table) and not Path(source).expanduser().exists():
-                errors.append(f"{where}.source: local data path {source!r} does not exist "
-                              f"(or name one of the benchmark's hub ids: {_hub_ids(name, table) or 'none'})")
-                ok = False
-        judge = entry.get("judge")
-        if judge is not None and not isinstance(judge, dict):
-            errors.append(f"{where}.judge: must be a mapping (model, base_url, ...), got {judge!r}")
-            ok = False
-        params = entry.get("params") or {}
-        if not isinstance(params, dict):
-            errors.append(f"{where}.params: must be a mapping of benchmark arguments, got {params!r}")
-            ok = False
-        elif ok and table is not None:
-            from sweeps.benchmarks import get_benchmark
-
-            try:  # constructing a benchmark reads no data
-                get_benchmark(name, **params)
-            except (TypeError, ValueError) as exc:
-                errors.append(f"{where}.params: {exc}")
-                ok = False
-        if ok:
-            specs.append(BenchmarkSpec(name=name, source=source, split=entry.get("split"), lite=lite, judge=judge,
-                                       params=tuple(sorted(params.items()))))
-    return specs
-
-
-def _hub_ids(name: str, table) -> tuple[str, ...]:
-    if table is None or name not in table:
-        return ()
-    from sweeps.benchmarks import get_benchmark
-
-    try:
-        return tuple(getattr(get_benchmark(name), "hub_ids", ()))
-    except Exception:  # a broken benchmark module is reported when it is used, not here
-        return ()
-
-
-def _is_hub_source(name: str, source: str, table) -> bool:
-    if source == "generate" and name == "shapes":      # the synthetic benchmark draws its own images
-        return True
-    if source.startswith(("/", "./", "../", "~", "file://")):
-        return False
-    ids = _hub_ids(name, table)
-    return any(source == h or source.startswith(h + ":") for h in ids)
-
-
-def _strategy_fields(name: str) -> tuple[set[str] | None, str | None]:
-    try:
-        cls = strategy_class(name)
-    except ImportError as exc:
-        return None, f"strategy {name!r} is registered but its module does not import ({exc})"
-    if not dataclasses.is_dataclass(cls):
-        return set(), None
-    return {f.name for f in dataclasses.fields(cls)}, None
-
-
-def freeze(v: Any) -> Any:
-    """YAML lists inside one parameter value (e.g. SparseVLM layers: [[1, 3, 5]]) -> tuples, so grid points hash."""
-    return tuple(freeze(x) for x in v) if isinstance(v, (list, tuple)) else v
-
-
-def _as_list(v) -> list:
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def _check_grid(raw, models: list[str], errors: list[str]) -> list[GridEntry]:
-    if not isinstance(raw, list) or not raw:
-        errors.append("grid: must be a non-empty list of {strategy: NAME, budget: [...], ratio: [...], ...} entries")
-        return []
-    families = {m: model_family(m) for m in models}
-    entries: list[GridEntry] = []
-    for i, g in enumerate(raw):
-        where = f"grid[{i}]"
-        if isinstance(g, str):
-            g = {"strategy": g}
-        if not isinstance(g, dict) or "strategy" not in g:
-            errors.append(f"{where}: must be a mapping with a 'strategy' key, got {g!r}")
-            continue
-        name = g["strategy"]
-        if not isinstance(name, str) or name not in STRATEGIES:
-            errors.append(f"{where}.strategy: unknown strategy {name!r}; {closest(str(name), list(STRATEGIES))}")
-            continue
-        fields, problem = _strategy_fields(name)
-        if problem:
-            errors.append(f"{where}.strategy: {problem}")
-            continue
-        for m, fam in families.items():
-            if fam is not None and name not in fam.strategies:
-                errors.append(f"{where}.strategy: model {m!r} ({fam.name}) cannot run {name!r}; "
-                              f"it supports {', '.join(sorted(fam.strategies))}")
-        params = {k: v for k, v in g.items() if k not in ("strategy", "budget")}
-        bad = False
-        for k in params:
-            if k not in fields:
-                hint = _did_you_mean(k, sorted(fields)) if fields else f"{name!r} takes no parameters"
-                errors.append(f"{where}.{k}: strategy {name!r} has no parameter {k!r}; {hint}")
-                bad = True
-        if "ratio" in params and "ratio" in fields:
-            for j, r in enumerate(_as_list(params["ratio"])):
-                if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0.0 <= r <= 1.0:
-                    errors.append(f"{where}.ratio: r must be in [0, 1], got {r!r}"
-                                  + (f" (item {j})" if isinstance(params["ratio"], list) else ""))
-                    bad = True
-        budgets: list[int | None] = [None]
-        if name == "keep_all":
-            if g.get("budget") is not None:
-                errors.append(f"{where}.budget: keep_all keeps every token; remove 'budget'")
-                bad = True
-        elif "budget" not in g:
-            errors.append(f"{where}.budget: {name!r} needs a token budget T, e.g. budget: [128, 64, 32]")
-            bad = True
-        else:
-            budgets = _as_list(g["budget"])
-            for b in budgets:
-                if isinstance(b, bool) or not isinstance(b, int) or b < 1:
-                    errors.append(f"{where}.budget: T must be an integer >= 1, got {b!r}")
-                    bad = True
-                    continue
-                for m, fam in families.items():
-                    if fam is not None and fam.num_visual_tokens is not None and b > fam.num_visual_tokens:
-                        errors.append(f"{where}.budget: T={b} exceeds the {fam.num_visual_tokens} visual tokens of "
-                                      f"{m!r}; use T <= {fam.num_visual_tokens} (or keep_all)")
-                        bad = True
-        if bad:
-            continue
-        keys = sorted(params)
-        for b, combo in itertools.product(budgets, itertools.product(*[_as_list(params[k]) for k in keys])):
-            p = {k: freeze(v) for k, v in zip(keys, combo)}   # a nested YAML list is one tuple value
-            label = f"{name}({', '.join(f'{k}={v!r}' for k, v in p.items())})"
-            try:  # the strategy's own parameter checks (e.g. VisionZip's dominant/contextual split)
-                strategy = strategy_class(name)(**p)
-                if b is not None and hasattr(strategy, "keep_counts"):
-                    strategy.keep_counts(b)                  # SparseVLM: a released schedule exists for T
-            except (TypeError, ValueError) as exc:
-                errors.append(f"{where}: {label} is invalid: {exc}")
-                continue
-            if not _fits_decoders(strategy, label, families, where, errors):
-                continue
-            entries.append(GridEntry(name, b, tuple(sorted(p.items()))))
-    return entries
-
-
-def _fits_decoders(strategy, label: str, families: dict, where: str, errors: list[str]) -> bool:
-    """Decoder-stage strategies check their prune layers (FastV's K, SparseVLM's layers) against each model's depth."""
-    ok = True
-    for m, fam in families.items():
-        depth = fam.depth(m) if fam is not None else None
-        if depth is None or not hasattr(strategy, "check_depth"):
-            continue
-        try:
-            strategy.check_depth(depth)
-        except ValueError as exc:
-            errors.append(f"{where}: {label} cannot run on {m!r} ({depth} decoder layers): {exc}")
-            ok = False
-    return ok
-
-
-def with_controls(grid: list[GridEntry]) -> list[GridEntry]:
-    """keep_all once, then random and spatial at every budget the grid uses (skipping what is already there)."""
-    budgets = sorted({g.budget for g in grid if g.budget is not None}, reverse=True)
-    extra = [GridEntry("keep_all", None)] + [GridEntry(s, b) for b in budgets for s in ("random", "spatial")]
-    out: list[GridEntry] = []
-    for g in extra + grid:
-        if g not in out:
-            out.append(g)
-    return out
-
-
 def parse_config(data: dict[str, Any], text: str = "", default_name: str = "sweep", gpus_present: bool | None = None,
                  path: str | None = None) -> SweepConfig:
     """Validate a loaded YAML mapping completely; raise ConfigError listing every problem."""
     errors: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError([f"top level must be a mapping of {', '.join(TOP_KEYS)}, got {type(data).__name__}"], path)
-    _unknown_keys(data, TOP_KEYS, "", errors)
+    unknown_keys(data, TOP_KEYS, "", errors)
     for k in ("models", "benchmarks", "grid"):
         if k not in data:
             errors.append(f"{k}: required key is missing")
-    models = _check_models(data.get("models"), errors) if "models" in data else []
-    benchmarks = _check_benchmarks(data.get("benchmarks"), errors) if "benchmarks" in data else []
-    grid = _check_grid(data.get("grid"), models, errors) if "grid" in data else []
+    models, specs = check_models(data.get("models"), errors) if "models" in data else ([], {})
+    benchmarks = check_benchmarks(data.get("benchmarks"), errors) if "benchmarks" in data else []
+    grid = check_grid(data.get("grid"), specs, errors) if "grid" in data else []
 
     controls = data.get("controls", True)
     if not isinstance(controls, bool):
@@ -453,9 +123,9 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     else:
         grid = list(dict.fromkeys(grid))
 
-    shard_size = _int(data.get("shard_size", 64), "shard_size", errors, minimum=1) or 64
-    retries = _int(data.get("retries", 2), "retries", errors, minimum=0)
-    judge_workers = _int(data.get("judge_workers", 4), "judge_workers", errors, minimum=1) or 4
+    shard_size = int_at_least(data.get("shard_size", 64), "shard_size", errors, minimum=1) or 64
+    retries = int_at_least(data.get("retries", 2), "retries", errors, minimum=0)
+    judge_workers = int_at_least(data.get("judge_workers", 4), "judge_workers", errors, minimum=1) or 4
     unit_timeout_s = data.get("unit_timeout_s")
     if unit_timeout_s is not None and (isinstance(unit_timeout_s, bool) or not isinstance(unit_timeout_s, (int, float))
                                        or unit_timeout_s <= 0):
@@ -468,7 +138,7 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
         if not isinstance(v, dict):
             errors.append(f"{sec}: must be a mapping with keys {', '.join(keys)}, got {v!r}")
             v = {}
-        _unknown_keys(v, keys, sec, errors)
+        unknown_keys(v, keys, sec, errors)
         sections[sec] = v
 
     rep = sections["replicas"]
@@ -479,17 +149,17 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
         errors.append(f"replicas.num_gpus: must be a number >= 0 (1 = one GPU per replica), got {num_gpus!r}")
         num_gpus = 0
     replicas = Replicas(
-        count=_int(rep.get("count", 1), "replicas.count", errors, minimum=1) or 1,
+        count=int_at_least(rep.get("count", 1), "replicas.count", errors, minimum=1) or 1,
         num_gpus=float(num_gpus),
-        max_restarts=_int(rep.get("max_restarts", 2), "replicas.max_restarts", errors, minimum=0) or 0,
-        max_in_flight=_int(rep.get("max_in_flight", 2), "replicas.max_in_flight", errors, minimum=1) or 2,
+        max_restarts=int_at_least(rep.get("max_restarts", 2), "replicas.max_restarts", errors, minimum=0) or 0,
+        max_in_flight=int_at_least(rep.get("max_in_flight", 2), "replicas.max_in_flight", errors, minimum=1) or 2,
     )
     gen = sections["generation"]
     mnt = gen.get("max_new_tokens")
     if mnt is not None:
-        mnt = _int(mnt, "generation.max_new_tokens", errors, minimum=1)
+        mnt = int_at_least(mnt, "generation.max_new_tokens", errors, minimum=1)
     generation = Generation(max_new_tokens=mnt,
-                            batch_size=_int(gen.get("batch_size", 8), "generation.batch_size", errors, minimum=1) or 8)
+                            batch_size=int_at_least(gen.get("batch_size", 8), "generation.batch_size", errors, minimum=1) or 8)
     ml = sections["mlflow"]
     for k in ("experiment", "tracking_uri"):
         if k in ml and ml[k] is not None and not isinstance(ml[k], str):
@@ -533,3 +203,7 @@ def load_config(path: str | os.PathLike, **kw) -> SweepConfig:
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
     return parse_config(data, text=text, default_name=Path(path).stem, path=str(path), **kw)
+
+
+__all__ = ["BenchmarkSpec", "ConfigError", "Generation", "GridEntry", "MLflowSpec", "Replicas", "SweepConfig",
+           "freeze", "load_config", "model_aliases", "parse_config", "with_controls"]

@@ -1,4 +1,5 @@
-"""Grid points and work units: SweepConfig -> points with stable ids -> (model, benchmark shard, all points) units.
+"""Grid points and work units: SweepConfig -> PrunePlans (the grid points, keyed by PrunePlan.key) ->
+(model, benchmark shard, all points) units.
 
 A unit carries every grid point of its model so the replica encodes each image once per sweep
 (DESIGN.md "Vision once, many plans"). Ids are content hashes, so a rerun of the same config
@@ -12,59 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pruning.types import PrunePlan
-from sweeps.config import GridEntry, SweepConfig, freeze
+from sweeps.config import SweepConfig
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, tuple):                 # e.g. SparseVLM layers=(1, 3, 5) -> "1,3,5"
-        return ",".join(_fmt(x) for x in v)
-    return repr(v) if isinstance(v, str) else str(v)
+GridPoint = PrunePlan   # a grid point is its PrunePlan: one key format (PrunePlan.key) everywhere
 
 
-@dataclass(frozen=True)
-class GridPoint:
-    strategy: str
-    budget: int | None                     # T; None = keep all
-    params: tuple[tuple[str, Any], ...] = ()
-
-    @classmethod
-    def from_entry(cls, e: GridEntry) -> "GridPoint":
-        return cls(e.strategy, e.budget, e.params)
-
-    @property
-    def ratio(self) -> float | None:       # r, where the strategy has one
-        r = dict(self.params).get("ratio")
-        return None if r is None else float(r)
-
-    @property
-    def plan(self) -> PrunePlan:
-        return PrunePlan(self.strategy, budget=self.budget, params=dict(self.params))
-
-    @property
-    def point_id(self) -> str:
-        """Stable key, e.g. "vispruner/T64/r0.75", "keep_all/Tall", "fastv/T64/layer=2"."""
-        parts = [self.strategy, "Tall" if self.budget is None else f"T{self.budget}"]
-        parts += [f"r{v}" if k == "ratio" else f"{k}={_fmt(v)}" for k, v in self.params]
-        return "/".join(parts)
-
-    def run_name(self, model: str, benchmark: str) -> str:
-        """MLflow child-run name {model}/{benchmark}/{strategy}/T{budget}-r{ratio} (STYLE.md)."""
-        tail = "Tall" if self.budget is None else f"T{self.budget}"
-        if self.ratio is not None:
-            tail += f"-r{self.ratio}"
-        extra = [f"{k}={_fmt(v)}" for k, v in self.params if k != "ratio"]
-        return "/".join([model.split("/")[-1], benchmark, self.strategy, tail] + extra)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "budget": self.budget, "params": dict(self.params)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "GridPoint":
-        return cls(d["strategy"], d["budget"], tuple(sorted((k, freeze(v)) for k, v in d["params"].items())))
-
-
-def grid_points(cfg: SweepConfig) -> list[GridPoint]:
-    return [GridPoint.from_entry(e) for e in cfg.grid]
+def grid_points(cfg: SweepConfig) -> list[PrunePlan]:
+    return list(cfg.grid)
 
 
 @dataclass(frozen=True)
@@ -76,7 +32,7 @@ class Unit:
     benchmark: str                         # benchmark spec name
     shard: int
     sample_ids: tuple[str, ...]
-    points: tuple[GridPoint, ...]
+    points: tuple[PrunePlan, ...]
     max_new_tokens: int
 
     @property
@@ -84,9 +40,25 @@ class Unit:
         return len(self.sample_ids) * len(self.points)
 
 
+@dataclass
+class Payload:
+    """What the driver sends a replica for one unit: samples with their media bytes, their prompts (built on the
+    driver), every grid point (PrunePlans; their to_dict() form is accepted), generation settings."""
+
+    unit_id: str
+    samples: list                      # sweeps.benchmarks.base.Sample
+    prompts: list[str]
+    points: list[PrunePlan]
+    max_new_tokens: int
+    batch_size: int
+
+    def __post_init__(self) -> None:
+        self.points = [PrunePlan.of(p) for p in self.points]
+
+
 def unit_id(model: str, bench_key: dict[str, Any], shard: int, sample_ids, points, max_new_tokens: int) -> str:
     content = {"model": model, "benchmark": bench_key, "shard": shard, "samples": list(sample_ids),
-               "points": [p.point_id for p in points], "max_new_tokens": max_new_tokens}
+               "points": [p.key for p in points], "max_new_tokens": max_new_tokens}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     return f"{bench_key['name']}-s{shard:05d}-{digest}"
 

@@ -236,7 +236,7 @@ class Tracker:
             params = {"model": model, "benchmark": benchmark, "strategy": point.strategy,
                       "budget": "all" if point.budget is None else point.budget,
                       "ratio": "none" if point.ratio is None else point.ratio, "point_id": point.point_id,
-                      **{f"param.{k}": v for k, v in point.params}}
+                      **{f"param.{k}": v for k, v in point.params.items()}}
             self._log_params(rid, params)
             self.children[key] = rid
             self.last_step[rid] = -1

@@ -5,6 +5,11 @@ layers < K see (and cache) every token, layers >= K only the kept ones. The loop
 layers (model.language_model.layers) with the model's rotary embedding and attention kernel (sdpa by default);
 each run of layers between two prune points is a Segment with its own KV length, padding mask and positions.
 A prune point is a hook (layer K, keep_fn); keep_fn gets a PruneContext and returns the kept sequence.
+
+Positions are (B, L) ids, or (3, B, L) for M-RoPE families (Qwen2.5-VL: temporal, height, width); the first
+decode position is the family's rule (`next_position`, default: the last prompt position + 1 on every axis).
+Layers are called with the cache keyword their signature takes (layer_call.py): `cache=` from transformers
+5.24 on, `past_key_values=` before.
 """
 from __future__ import annotations
 
@@ -15,7 +20,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from pruning.models.sequence import attention_mask, gather_seq, keep_index
+from pruning.models.layer_call import cache_keyword
+from pruning.models.sequence import attention_mask, gather_pos, gather_seq, keep_index
+
+
+def last_plus_one(pos: torch.Tensor) -> torch.Tensor:
+    """Default first decode position: the last prompt position + 1, (B,) or (3, B) for M-RoPE."""
+    return pos[..., -1] + 1
 
 
 class KVCache:
@@ -40,8 +51,8 @@ class KVCache:
 
 @dataclass
 class Segment:
-    """Layers [start, next segment's start) share a KV length: valid (B, S) real slots, next_pos (B,) the
-    position id the next generated token gets in these layers."""
+    """Layers [start, next segment's start) share a KV length: valid (B, S) real slots, next_pos (B,) or
+    (3, B) the position id the next generated token gets in these layers."""
 
     start: int
     valid: torch.Tensor
@@ -57,7 +68,7 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 class PruneContext:
     """What a prune hook at layer K sees. hidden (B, L, D) is layer K's input, prev_input layer K-1's input;
     valid/pos (B, L); the image span is [img_start, img_start + n_img) per sample; the last n_tail tokens follow
-    the prompt (uncached recomputation), so the last prompt token is at L - 1 - n_tail."""
+    the prompt (uncached recomputation), so the last prompt token is at L - 1 - n_tail. pos may be (3, B, L)."""
 
     layer: int
     hidden: torch.Tensor
@@ -87,7 +98,7 @@ class PruneContext:
         B, R = rows.shape
         x = gather_seq(self.prev_input, rows)  # (B, R, D)
         q = attn.q_proj(layer.input_layernorm(x)).view(B, R, -1, attn.head_dim).transpose(1, 2)  # (B, H, R, hd)
-        cos, sin = self.loop.rotary(x, gather_seq(self.pos, rows))  # (B, R, hd)
+        cos, sin = self.loop.rotary(x, gather_pos(self.pos, rows))  # (B, R, hd)
         q = q * cos[:, None] + _rotate_half(q) * sin[:, None]
         k = self.cache.k[self.layer - 1]  # (B, Hkv, L, hd), RoPE applied by the layer
         k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)  # (B, H, L, hd)
@@ -101,11 +112,14 @@ class PruneContext:
         their original position ids (FastV: gaps where tokens were dropped)."""
         idx = keep_index(self.hidden.shape[1], self.img_start, self.n_img, kept)  # (B, L')
         return dataclasses.replace(self, hidden=gather_seq(self.hidden, idx), valid=gather_seq(self.valid, idx),
-                                   pos=gather_seq(self.pos, idx), n_img=int(kept.shape[1]))
+                                   pos=gather_pos(self.pos, idx), n_img=int(kept.shape[1]))
 
     def replace_image(self, vis: torch.Tensor) -> "PruneContext":
         """Put the new visual block vis (B, M, D) in place of the image span, and renumber positions
         contiguously over the real tokens (SparseVLM)."""
+        if self.pos.dim() == 3:
+            raise NotImplementedError("renumbering positions after a merge (SparseVLM) is defined for 1-D positions "
+                                      "only; M-RoPE families do not run SparseVLM")
         B, L, _ = self.hidden.shape
         M = vis.shape[1]
         j = torch.arange(L - self.n_img + M, device=vis.device)[None]  # (1, L')
@@ -132,21 +146,25 @@ class Prefilled:
 class DecoderLoop:
     """Prefill / decode over language_model.layers with the model's norm, rotary embedding and lm_head."""
 
-    def __init__(self, language_model, lm_head, attn_implementation: str):
+    def __init__(self, language_model, lm_head, attn_implementation: str,
+                 next_position: Callable[[torch.Tensor], torch.Tensor] = last_plus_one):
         self.layers = language_model.layers
         self.norm = language_model.norm
         self.rotary = language_model.rotary_emb
         self.lm_head = lm_head
         self.impl = attn_implementation
+        self.next_position = next_position
+        self.cache_kw = cache_keyword(self.layers[0])  # "cache" (transformers >= 5.24) or "past_key_values"
 
     def _run(self, i: int, h: torch.Tensor, mask, pe, cache: KVCache) -> torch.Tensor:
-        out = self.layers[i](h, attention_mask=mask, position_embeddings=pe, past_key_values=cache, use_cache=True)
+        out = self.layers[i](h, attention_mask=mask, position_embeddings=pe, use_cache=True, **{self.cache_kw: cache})
         return out[0] if isinstance(out, tuple) else out  # older transformers return a tuple
 
     @torch.no_grad()
     def prefill(self, embeds: torch.Tensor, valid: torch.Tensor, pos: torch.Tensor, img_start: torch.Tensor,
                 n_img: int, hooks: list[Hook] = (), n_tail: int = 0) -> Prefilled:
-        """embeds (B, L, D) left-padded; hooks sorted by layer, 1 <= K < num_layers."""
+        """embeds (B, L, D) left-padded; valid (B, L); pos (B, L) or (3, B, L); hooks sorted by layer,
+        1 <= K < num_layers."""
         n_layers = len(self.layers)
         by_layer = dict(hooks)
         if len(by_layer) != len(hooks) or any(not 1 <= k < n_layers for k in by_layer):
@@ -154,7 +172,7 @@ class DecoderLoop:
         cache = KVCache(n_layers)
         ctx = PruneContext(layer=0, hidden=embeds, prev_input=embeds, valid=valid, pos=pos, img_start=img_start,
                            n_img=n_img, n_tail=n_tail, loop=self, cache=cache, info={"input_embeds": embeds})
-        segments = [Segment(0, valid, pos[:, -1] + 1)]
+        segments = [Segment(0, valid, self.next_position(pos))]
         mask = attention_mask(valid, valid.shape[1], self.impl, embeds.dtype)
         pe = self.rotary(embeds, pos)
         kept_per_layer, prev_input = [], embeds
@@ -163,7 +181,7 @@ class DecoderLoop:
             if i in by_layer:
                 ctx = by_layer[i](dataclasses.replace(ctx, layer=i, hidden=h, prev_input=prev_input))
                 h = ctx.hidden
-                segments.append(Segment(i, ctx.valid, ctx.pos[:, -1] + 1))
+                segments.append(Segment(i, ctx.valid, self.next_position(ctx.pos)))
                 mask = attention_mask(ctx.valid, ctx.valid.shape[1], self.impl, h.dtype)
                 pe = self.rotary(h, ctx.pos)
             kept_per_layer.append(ctx.n_img)
@@ -179,7 +197,7 @@ class DecoderLoop:
         seg_of = {}
         for seg in state.segments:
             seg.valid = torch.cat([seg.valid, seg.valid.new_ones(seg.valid.shape[0], 1)], dim=1)  # (B, S+1)
-            pos = seg.next_pos[:, None]  # (B, 1)
+            pos = seg.next_pos[..., None]  # (B, 1) or (3, B, 1)
             seg_of[seg.start] = (attention_mask(seg.valid, 1, self.impl, embeds.dtype), self.rotary(embeds, pos))
             seg.next_pos = seg.next_pos + 1
         h = embeds

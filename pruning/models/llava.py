@@ -11,58 +11,30 @@ SparseVLM) through a prefill/decode loop over the model's own decoder layers (de
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
-from pruning.accounting import kv_cache_bytes, prefill_flops, prefill_flops_per_layer
+from pruning.models import pipeline
 from pruning.models.decoder_loop import DecoderLoop, Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
-from pruning.models.sequence import Batch, left_pad, splice
+from pruning.models.families import model_spec
+from pruning.models.media import check_images, check_media, render_prompt, sample_key_tensor  # noqa: F401
+from pruning.models.sequence import Batch
 from pruning.models.timing import PhaseTimer
 from pruning.models.vision_attention import encode_clip
 from pruning.registry import strategy_class
 from pruning.types import Output, PrunePlan, Stage, VisionTokens
 
-
-PROMPT = "USER: <image>\n{question} ASSISTANT:"  # LLaVA-1.5 conversation format (llava-hf chat template)
-
-
-def check_images(images: Any) -> list:
-    """A list of decodable PIL images, converted to RGB; anything else is a clear error."""
-    from PIL import Image
-
-    if isinstance(images, Image.Image):
-        raise TypeError("images must be a list of PIL images, got a single image (wrap it in a list)")
-    if not isinstance(images, (list, tuple)) or not images:
-        raise TypeError(f"images must be a non-empty list of PIL images, got {type(images).__name__}")
-    out = []
-    for i, im in enumerate(images):
-        if not isinstance(im, Image.Image):
-            raise TypeError(f"image {i} is {type(im).__name__}, expected a PIL.Image.Image")
-        try:
-            out.append(im.convert("RGB"))  # forces decoding of lazily opened files
-        except Exception as exc:  # PIL raises OSError/SyntaxError/ValueError for broken files
-            raise ValueError(f"image {i} could not be decoded: {exc}") from exc
-    return out
-
-
-def sample_key_tensor(keys: list | None, batch: int, device) -> torch.Tensor | None:
-    """Sample ids -> (B,) int64 keys for seeded strategies (random): ints as they are, anything else by a
-    stable 64-bit hash of its str (same on every worker, unlike Python's hash())."""
-    if keys is None:
-        return None
-    if len(keys) != batch:
-        raise ValueError(f"sample_keys has {len(keys)} entries for a batch of {batch}")
-    out = []
-    for k in keys:
-        if isinstance(k, int) and not isinstance(k, bool):
-            out.append(k)
-        else:
-            out.append(int.from_bytes(hashlib.blake2b(str(k).encode(), digest_size=8).digest(), "little", signed=True))
-    return torch.tensor(out, dtype=torch.int64, device=device)
+PROMPT = "USER: <image>\n{question} ASSISTANT:"  # what the llava-hf chat template renders for one image + question
+# llava-hf's LLaVA-1.5 conversation format, used when a checkpoint ships no chat template
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}USER: "
+    "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+    "{% else %}ASSISTANT: {{ message['content'][0]['text'] }}{% endif %} {% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
 
 
 @dataclass
@@ -88,10 +60,11 @@ class Llava:
             raise NotImplementedError("only a single vision_feature_layer with select strategy 'default' (LLaVA-1.5)")
         self.model, self.processor, self.name = model.eval(), processor, name
         self.config, self.text_config = cfg, cfg.text_config
-        self.tokenizer = processor.tokenizer
+        self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
+        self.chat_template = getattr(processor, "chat_template", None) or CHAT_TEMPLATE
         self.image_token_id = int(cfg.image_token_id)
-        vc = cfg.vision_config
-        self.num_visual_tokens = (vc.image_size // vc.patch_size) ** 2  # N: 576 for CLIP-L/14-336
+        self.spec = model_spec(cfg)  # from the family table: N, depth, heads, KV heads
+        self.num_visual_tokens = self.spec.tokens  # N: 576 for CLIP-L/14-336
         p = next(model.parameters())
         self.device, self.dtype = p.device, p.dtype
         self.loop = DecoderLoop(model.model.language_model, model.lm_head, cfg.text_config._attn_implementation)
@@ -114,8 +87,9 @@ class Llava:
     # ---------------------------------------------------------------- vision
     @torch.no_grad()
     def encode(self, images: list) -> VisionTokens:
-        """Vision tower once for the batch: every signal the encoder-stage strategies read (see vision_attention)."""
-        images = check_images(images)
+        """Vision tower once for the batch of PIL images (one row per image): every signal the encoder-stage
+        strategies read (see vision_attention). LLaVA-1.5 takes images only; a list of videos is an error."""
+        _, images = check_media(images, frozenset({"image"}))
         timer = PhaseTimer(self.device)
         with timer.phase("vision"):
             px = self.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
@@ -123,15 +97,13 @@ class Llava:
             sig = encode_clip(self.model.model.vision_tower, px, self.config.vision_feature_layer)
             projected = self.model.model.multi_modal_projector(sig["features"])  # (B, N, D) LLM-input embeddings
         return VisionTokens(features=sig["features"], attention=sig["attention"], keys=sig["keys"], cls=sig["cls"],
-                            extra={"num_heads": sig["num_heads"], "projected": projected,
-                                   "last_attention": sig["last_attention"], "last_keys": sig["last_keys"],
-                                   "vision_seconds": timer.seconds()["vision"]})
+                            projected=projected, last_attention=sig["last_attention"], last_keys=sig["last_keys"],
+                            extra={"num_heads": sig["num_heads"], "vision_seconds": timer.seconds()["vision"]})
 
     # ---------------------------------------------------------------- prompts
     def prompt_ids(self, question: str) -> torch.Tensor:
-        if not isinstance(question, str):
-            raise TypeError(f"each prompt must be a str, got {type(question).__name__}")
-        ids = self.tokenizer(PROMPT.format(question=question))["input_ids"]
+        """The chat template over [image, question] with the generation prompt, tokenized (BOS added)."""
+        ids = self.tokenizer(render_prompt(self.tokenizer, self.chat_template, question))["input_ids"]
         return torch.tensor(ids, dtype=torch.long, device=self.device)  # (L,)
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
@@ -152,8 +124,8 @@ class Llava:
             if images is None:
                 raise ValueError("generate needs vision= (from encode) or images=")
             vision = self.encode(images)
-        if vision.batch_size != len(prompts):
-            raise ValueError(f"{len(prompts)} prompts but vision holds {vision.batch_size} images")
+        if vision.num_samples != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but vision holds {vision.num_samples} images")
         return strategy, vision
 
     # ---------------------------------------------------------------- generate
@@ -167,14 +139,14 @@ class Llava:
         B, N = vision.batch_size, vision.num_tokens
         hooks, lengths = [], [N] * B
         with timer.phase("select"):
-            projected = vision.extra.get("projected")  # (B, N, D); absent when VisionTokens were built elsewhere
+            projected = vision.projected  # (B, N, D); absent when VisionTokens were built elsewhere
             if projected is None:
-                projected = self.model.model.multi_modal_projector(vision.features.to(self.dtype))
+                projected = self._project(vision.features)
             if strategy.stage == "encoder":
-                keys = sample_key_tensor(sample_keys, B, self.device)
-                tokens = dataclasses.replace(vision, extra={**vision.extra, "projected": projected, "sample_keys": keys})
-                sel = strategy.select(tokens, plan.budget)
-                image_embeds = self._kept_embeds(sel, projected)  # (B, T', D)
+                tokens = dataclasses.replace(vision, projected=projected,
+                                             sample_keys=sample_key_tensor(sample_keys, B, self.device))
+                sel = pipeline.select(strategy, tokens, plan.budget)
+                image_embeds = pipeline.kept_embeds(sel, projected, self._project)  # (B, T', D)
                 if sel.lengths is not None:
                     lengths = [int(n) for n in sel.lengths.tolist()]
                 else:
@@ -182,14 +154,14 @@ class Llava:
             else:
                 image_embeds = projected
                 hooks = DECODER_HOOKS[plan.strategy](strategy, plan.budget, N, len(self.loop.layers))
-            seqs, starts = zip(*(splice(self.prompt_ids(q), self.image_token_id, n) for q, n in zip(prompts, lengths)))
-            batch = left_pad(list(seqs), list(starts), lengths, self.pad_id)
-            embeds = self._embed(batch.ids)  # (B, L, D)
-            is_img = batch.ids == self.image_token_id  # (B, L)
-            real = torch.arange(image_embeds.shape[1], device=self.device)[None] < batch.n_img[:, None]  # (B, T')
-            embeds[is_img] = image_embeds[real].to(embeds.dtype)
+            batch = pipeline.splice_batch([self.prompt_ids(q) for q in prompts], lengths, self.image_token_id,
+                                          self.pad_id)
+            embeds = pipeline.fill_image(self._embed(batch.ids), batch, self.image_token_id, image_embeds)  # (B, L, D)
         return Prepared(embeds=embeds, batch=batch, hooks=hooks, lengths=lengths, n_in=N,
                         vision_seconds=float(vision.extra.get("vision_seconds", 0.0)))
+
+    def _project(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.model.multi_modal_projector(features.to(self.dtype))  # (B, T, C) -> (B, T, D)
 
     @torch.no_grad()
     def generate(self, prompts: list[str], plan: PrunePlan, vision: VisionTokens | None = None,
@@ -214,29 +186,8 @@ class Llava:
         return [self._output(texts[b].strip(), prep.n_in, prep.lengths[b], batch.n_text[b], per_layer, timings, peak)
                 for b in range(len(texts))]
 
-    def _kept_embeds(self, sel, projected: torch.Tensor) -> torch.Tensor:
-        """The LLM-input embeddings of the kept (or merged) tokens."""
-        if sel.tokens is None:
-            return sel.gather(projected)  # projector is per token: gathering projected == projecting gathered
-        if sel.space == "llm":
-            return sel.tokens
-        return self.model.model.multi_modal_projector(sel.tokens.to(self.dtype))
-
     def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak) -> Output:
-        tc, db = self.text_config, self.dtype.itemsize
-        if kept_per_layer is None:
-            flops, kv = prefill_flops(tc, n_kept, n_text), kv_cache_bytes(tc, n_kept, db)
-        else:
-            changes = [i for i in range(1, len(kept_per_layer)) if kept_per_layer[i] != kept_per_layer[i - 1]]
-            n_kept = kept_per_layer[-1]
-            if len(changes) <= 1 and kept_per_layer[0] == n_in:
-                K = changes[0] if changes else None
-                after = kept_per_layer[K] if K is not None else None
-                flops = prefill_flops(tc, n_in, n_text, prune_layer=K, n_visual_after=after)
-                kv = kv_cache_bytes(tc, n_in, db, prune_layer=K, n_visual_after=after)
-            else:  # several prune layers (SparseVLM): per-layer counts, same convention
-                flops = prefill_flops_per_layer(tc, kept_per_layer, n_text)
-                kv = sum(kept_per_layer) * 2 * tc.hidden_size * db
+        flops, kv, n_kept = pipeline.costs(self.text_config, n_in, n_kept, n_text, kept_per_layer, self.dtype.itemsize)
         return Output(text=text, n_visual_in=n_in, n_visual_kept=n_kept, n_text=n_text, flops=flops, kv_bytes=kv,
                       timings=dict(timings), kept_per_layer=list(kept_per_layer) if kept_per_layer else None,
                       peak_mem_bytes=peak)

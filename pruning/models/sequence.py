@@ -31,7 +31,8 @@ def splice(ids: torch.Tensor, image_token_id: int, n_image: int) -> tuple[torch.
 
 @dataclass
 class Batch:
-    """A left-padded prompt batch. ids/valid/pos (B, L); image span per sample: img_start (B,), n_img (B,)."""
+    """A left-padded prompt batch. ids/valid (B, L), pos (B, L) or (3, B, L) (M-RoPE); image span per sample:
+    img_start (B,), n_img (B,)."""
 
     ids: torch.Tensor
     valid: torch.Tensor
@@ -44,8 +45,10 @@ class Batch:
         return (self.valid.sum(1) - self.n_img).tolist()
 
 
-def left_pad(seqs: list[torch.Tensor], starts: list[int], counts: list[int], pad_id: int) -> Batch:
-    """Left-pad 1-D id sequences into a batch; positions count real tokens only (HF convention)."""
+def left_pad(seqs: list[torch.Tensor], starts: list[int], counts: list[int], pad_id: int,
+             positions: list[torch.Tensor] | None = None) -> Batch:
+    """Left-pad 1-D id sequences into a batch. Positions count real tokens only (HF convention), unless the
+    family gives each sample's own ids, (L_b,) or (3, L_b) (M-RoPE); padding slots get position 0."""
     L = max(int(s.numel()) for s in seqs)
     device = seqs[0].device
     ids = torch.full((len(seqs), L), pad_id, dtype=torch.long, device=device)  # (B, L)
@@ -55,9 +58,24 @@ def left_pad(seqs: list[torch.Tensor], starts: list[int], counts: list[int], pad
         ids[b, L - s.numel():] = s
         valid[b, L - s.numel():] = True
         shift.append(L - s.numel())
-    pos = (valid.long().cumsum(1) - 1).clamp(min=0)  # (B, L)
+    if positions is None:
+        pos = (valid.long().cumsum(1) - 1).clamp(min=0)  # (B, L)
+    else:
+        if len(positions) != len(seqs) or any(p.shape[-1] != s.numel() for p, s in zip(positions, seqs)):
+            raise ValueError("positions must give one (L_b,) or (3, L_b) tensor per sequence, of its length")
+        lead = positions[0].shape[:-1]  # () or (3,)
+        pos = torch.zeros(*lead, len(seqs), L, dtype=torch.long, device=device)  # (B, L) or (3, B, L)
+        for b, (p, sh) in enumerate(zip(positions, shift)):
+            pos[..., b, sh:] = p.to(device)
     img_start = torch.tensor([st + sh for st, sh in zip(starts, shift)], device=device)
     return Batch(ids=ids, valid=valid, pos=pos, img_start=img_start, n_img=torch.tensor(counts, device=device))
+
+
+def gather_pos(pos: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Position ids (B, L) or (3, B, L) (M-RoPE), idx (B, L') -> (B, L') or (3, B, L')."""
+    if pos.dim() == 3:
+        return torch.stack([gather_seq(p, idx) for p in pos])
+    return gather_seq(pos, idx)
 
 
 def gather_seq(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

@@ -98,16 +98,21 @@ def llava_config(tokenizer, *, vision_width: int, vision_layers: int, vision_hea
                        projector_hidden_act="gelu", image_seq_length=576, tie_word_embeddings=False)
 
 
+# init_range 0.2 (not 0.02): with narrow random weights the default gives near-uniform attention and
+# answers that ignore the image; larger weights make pruning change outputs, which tests need.
+TINY = dict(vision_width=64, vision_layers=4, vision_heads=4, vision_ffn=128, width=64, layers=8, heads=4, ffn=160,
+            init_range=0.2)
+SHAPED_7B = dict(vision_width=1024, vision_layers=24, vision_heads=16, vision_ffn=4096, width=4096, layers=32,
+                 heads=32, ffn=11008, vocab_size=32064)
+
+
 def build_tiny_llava(seed: int = 0):
     """(model, processor): 4-layer CLIP (width 64) + 8-layer Llama (width 64), random weights, fp32."""
     import torch
     from transformers import LlavaForConditionalGeneration
 
     processor = build_processor()
-    # init_range 0.2 (not 0.02): with narrow random weights the default gives near-uniform attention and
-    # answers that ignore the image; larger weights make pruning change outputs, which tests need.
-    config = llava_config(processor.tokenizer, vision_width=64, vision_layers=4, vision_heads=4, vision_ffn=128,
-                          width=64, layers=8, heads=4, ffn=160, init_range=0.2)
+    config = llava_config(processor.tokenizer, **TINY)
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config).eval()
     return model, processor
@@ -143,8 +148,7 @@ def build_llava7b_shaped(device=None, dtype=None, attn_implementation: str = "sd
     from transformers import LlavaForConditionalGeneration
 
     processor = build_processor()
-    config = llava_config(processor.tokenizer, vision_width=1024, vision_layers=24, vision_heads=16, vision_ffn=4096,
-                          width=4096, layers=32, heads=32, ffn=11008, vocab_size=32064)
+    config = llava_config(processor.tokenizer, **SHAPED_7B)
     config._attn_implementation = attn_implementation
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
@@ -163,3 +167,18 @@ def load_tiny_llava(device=None, dtype=None, attn_implementation: str = "sdpa") 
 def load_llava7b_shaped(device=None, dtype=None, attn_implementation: str = "sdpa"):
     """load_vlm loader: (model, processor) of the 7B-shaped random model, built in memory on `device`."""
     return build_llava7b_shaped(device=device, dtype=dtype, attn_implementation=attn_implementation)
+
+
+def config_tiny_llava():
+    """The tiny model's LlavaConfig without building weights (its saved config once built, else the recipe)."""
+    saved = cache_root() / f"tiny-llava-{BUILD_VERSION}"
+    if (saved / "config.json").exists():
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(str(saved))
+    return llava_config(build_tokenizer(), **TINY)
+
+
+def config_llava7b_shaped():
+    """The 7B-shaped model's LlavaConfig (no weights)."""
+    return llava_config(build_tokenizer(), **SHAPED_7B)

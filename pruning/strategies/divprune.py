@@ -1,7 +1,7 @@
 """DivPrune (Alvar et al., CVPR 2025; github.com/vbdi/divprune): greedy max-min diverse subset of the image tokens.
 
 Reads from VisionTokens:
-  extra["projected"] (B, N, D)  projected LLM-input image embeddings (space="llm", the published setting);
+  projected (B, N, D)           projected LLM-input image embeddings (space="llm", the published setting);
   features           (B, N, C)  instead, with space="vision" (standalone use, before the projector).
 
 With d = 1 - cos(X, X): the first pick is the token whose nearest non-self neighbour is farthest; then
@@ -68,12 +68,12 @@ class DivPrune:
         if k >= N:
             return Selection(indices=torch.arange(N, device=tokens.features.device).expand(B, N).contiguous(), space=self.space)
         if self.space == "llm":
-            X = tokens.extra.get("projected")
+            X = tokens.projected
             if X is None:
-                raise ValueError("DivPrune(space='llm') needs VisionTokens.extra['projected'] (B, N, D), the projected "
+                raise ValueError("DivPrune(space='llm') needs VisionTokens.projected (extra['projected'], (B, N, D)), the projected "
                                  "LLM-input image embeddings; pass space='vision' to run on VisionTokens.features")
             if X.shape[:2] != (B, N):
-                raise ValueError(f"DivPrune: extra['projected'] must be (B, N, D) = ({B}, {N}, D), got {tuple(X.shape)}")
+                raise ValueError(f"DivPrune: VisionTokens.projected must be (B, N, D) = ({B}, {N}, D), got {tuple(X.shape)}")
         else:
             X = tokens.features  # (B, N, C)
         picks = greedy_maxmin(X, k)  # (B, k)

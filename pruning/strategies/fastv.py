@@ -13,7 +13,7 @@ Kept count: an absolute budget T when given (min(T, N_img)); otherwise FastV's p
 round(N_img * (1 - ratio)) (Python round); with neither, every image token is kept.
 
 `select(tokens, budget)` works on an encoder-stage VisionTokens only when the adapter has put the
-decoder attention row into tokens.extra["decoder_attention"] ((B, N), mean over heads); otherwise
+decoder attention row into tokens.decoder_attention ((B, N), mean over heads); otherwise
 it raises, since FastV's signal only exists inside the LLM.
 """
 from __future__ import annotations
@@ -65,10 +65,10 @@ class FastV:
         return Selection(indices=order.sort(dim=-1).values)
 
     def select(self, tokens: VisionTokens, budget: int | None = None) -> Selection:
-        attn = tokens.extra.get("decoder_attention")
+        attn = tokens.decoder_attention
         if attn is None:
             raise ValueError(
                 "FastV is a decoder-stage strategy: it ranks image tokens by the LLM's layer K-1 attention, "
                 "which the vision tower does not produce. Run it through a model adapter (pruning.models), "
-                "or put that (B, N) attention row in tokens.extra['decoder_attention'].")
+                "or put that (B, N) attention row in VisionTokens.decoder_attention.")
         return self.select_from_attention(torch.as_tensor(attn, device=tokens.features.device), budget)

@@ -2,10 +2,10 @@
 
 Reads from VisionTokens:
   features                 (B, N, C)  patch hidden states of the projector's input layer (-2), what is merged;
-  extra["last_attention"]  (B, N)     [CLS] row of the LAST CLIP layer's single-head attention
+  last_attention  (B, N)            [CLS] row of the LAST CLIP layer's single-head attention
                                       softmax(q k^T / sqrt(C)) over all N+1 keys (q/k projections at full
                                       width), patch columns: the importance a and the merge weights;
-  extra["last_keys"]       (B, N, C)  that layer's k_proj output for the N patches: key similarity.
+  last_keys       (B, N, C)      that layer's k_proj output for the N patches: key similarity.
 
 Per sample: keep the IQR outliers of a (a > Q3 + 1.5 IQR, linear-interpolated quartiles), n_out of
 them; add spatially uniform patches 0, s, 2s, ... < N-1 with s = (N // n_out) // 3 (the released
@@ -69,12 +69,12 @@ class PruMergePlus:
             if budget >= N:
                 return Selection(indices=torch.arange(N, device=Z.device).expand(B, N).contiguous())
         for name, shape in (("last_attention", (B, N)), ("last_keys", (B, N))):
-            if name not in tokens.extra:
-                raise ValueError(f"PruMergePlus needs VisionTokens.extra[{name!r}] (the last CLIP layer's single-head "
+            if getattr(tokens, name) is None:
+                raise ValueError(f"PruMergePlus needs VisionTokens.{name} (the last CLIP layer's single-head "
                                  f"[CLS] attention (B, N) and keys (B, N, C)); the model adapter did not provide it")
-            if tuple(tokens.extra[name].shape[: len(shape)]) != shape:
-                raise ValueError(f"PruMergePlus: extra[{name!r}] must start with {shape}, got {tuple(tokens.extra[name].shape)}")
-        a = tokens.extra["last_attention"]  # (B, N)
+            if tuple(getattr(tokens, name).shape[: len(shape)]) != shape:
+                raise ValueError(f"PruMergePlus: VisionTokens.{name} must start with {shape}, got {tuple(getattr(tokens, name).shape)}")
+        a = tokens.last_attention  # (B, N)
 
         outlier = iqr_outliers(a)  # (B, N) on the attention as given, before any cast
         a = a.to(Z.dtype)
@@ -86,7 +86,7 @@ class PruMergePlus:
         valid = torch.arange(L, device=Z.device) < n_kept.unsqueeze(-1)  # (B, L)
         idx = order.where(valid, torch.zeros_like(order))  # (B, L) safe gather index
 
-        K = tokens.extra["last_keys"]
+        K = tokens.last_keys
         K = F.normalize(K.to(torch.promote_types(K.dtype, torch.float32)), dim=-1)  # (B, N, C) at least float32
         sim = K.gather(1, idx.unsqueeze(-1).expand(-1, -1, K.shape[-1])) @ K.transpose(1, 2)  # (B, L, N)
         sim = sim.masked_fill(F.one_hot(idx, N).bool(), float("-inf"))  # a token is not its own neighbour

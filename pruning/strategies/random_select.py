@@ -4,7 +4,7 @@ A control every sweep should include (UniPruneBench, VTC-Bench find it strong). 
 a pseudo-random score from an integer hash (SplitMix64, Steele et al. 2014) of
 (seed, sample key, T, token index) and the T highest scores are kept: a uniformly random
 T-subset, batched, with no generator state, identical on every device and for any batch
-composition. Sample keys come from `tokens.extra["sample_keys"]` ((B,) int64, filled by the
+composition. Sample keys come from `tokens.sample_keys` ((B,) int64, filled by the
 adapter from sample ids); without them the row index is used, which makes the draw depend on
 the sample's position in the batch.
 """
@@ -67,12 +67,12 @@ class RandomSelect:
         device = tokens.features.device
         if budget >= N:
             return Selection(indices=torch.arange(N, device=device).expand(B, N).contiguous())
-        keys = tokens.extra.get("sample_keys")
+        keys = tokens.sample_keys
         if keys is None:
             keys = torch.arange(B, device=device)
         keys = torch.as_tensor(keys, dtype=torch.int64, device=device)
         if keys.shape != (B,):
-            raise ValueError(f"RandomSelect: tokens.extra['sample_keys'] must be (B,) = ({B},), got {tuple(keys.shape)}")
+            raise ValueError(f"RandomSelect: VisionTokens.sample_keys must be (B,) = ({B},), got {tuple(keys.shape)}")
         scores = token_scores(self.seed, keys, budget, N)  # (B, N)
         top = scores.argsort(dim=-1, descending=True, stable=True)[:, :budget]  # (B, T)
         return Selection(indices=top.sort(dim=-1).values)

@@ -26,6 +26,12 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
+    def media(self):
+        """What the model encodes: the decoded image, or the video as a list of decoded RGB frames."""
+        if self.image is None and self.frames:
+            return [_decode(f, f"sample {self.id}: corrupt frame {i}") for i, f in enumerate(self.frames)]
+        return self.pil_image()
+
     def pil_image(self):
         """The decoded RGB image; raises ValueError with the sample id when missing or corrupt."""
         from PIL import Image
@@ -38,6 +44,17 @@ class Sample:
         except Exception as exc:  # PIL raises several types for corrupt data
             raise ValueError(f"sample {self.id}: corrupt image: {exc}") from exc
         return img.convert("RGB")
+
+
+def _decode(data: bytes, what: str):
+    from PIL import Image
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except Exception as exc:  # PIL raises several types for corrupt data
+        raise ValueError(f"{what}: {exc}") from exc
+    return img.convert("RGB")
 
 
 class Benchmark:

@@ -1,0 +1,115 @@
+"""The one function that runs a sweep: run_sweep(cfg, store, sweep_id, address) -> SweepRun.
+
+    from cluster.run import run_sweep
+    run = run_sweep(load_config("sweeps/configs/demo.yaml"), "results", "demo-1", address="local")
+
+It opens the results store, prepares the work on the driver (sweeps.controller.prepare), replays what earlier
+runs committed into MLflow, joins or starts Ray only when there is work left, starts one replica pool per
+model and drives it (cluster/scheduler.py) under the sweep's policy (sweeps.controller.Controller), then
+closes tracking (backfilling it if MLflow went away). jobs/sweep.py, jobs/nightly.py, jobs/bench.py and the
+tests call it; rerunning the same sweep id resumes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class SweepRun:
+    sweep_id: str
+    store: Any                 # sweeps.store.SweepStore
+    stats: Counter
+    units: int
+    tracking_uri: str | None
+    ray_target: str | None     # None: nothing was left to run, Ray was not touched
+
+
+def init_ray(address: str | None, log_to_driver: bool = True) -> str:
+    """Join $RAY_ADDRESS / the given address / the machine's running cluster, else start a local Ray on loopback."""
+    running = (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").exists()   # what address="auto" reads
+    target = address or os.environ.get("RAY_ADDRESS") or ("auto" if running else "local")
+    if target == "local":
+        os.environ.pop("RAY_ADDRESS", None)
+        # Ray advertises the machine's routable IP even for 127.0.0.1 unless told the cluster is one machine;
+        # it reads this once at import, so it is set before `import ray`
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    if ray.is_initialized():
+        return "Ray already initialised in this process"
+    if target == "local":
+        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=log_to_driver)
+        return "local Ray (127.0.0.1)"
+    try:
+        ray.init(address=target, log_to_driver=log_to_driver)
+    except ConnectionError as exc:
+        raise SystemExit(f"cannot join the Ray cluster at {target!r} ({exc}); use --address local for a local Ray")
+    return f"cluster at {target}"
+
+
+def start_pool(cfg, tag: str) -> Callable[[str], Any]:
+    """pool_factory(model) -> a started, ready ReplicaPool of the config's replicas."""
+    from cluster.pool import ReplicaPool
+
+    def factory(model: str) -> ReplicaPool:
+        pool = ReplicaPool.start(model, cfg.replicas, tag=tag)
+        pool.wait_ready()
+        return pool
+
+    return factory
+
+
+def run_sweep(cfg, store: str, sweep_id: str, address: str | None = None, *, mlflow: bool = True,
+              progress: bool = True, log_to_driver: bool = True, pool_factory: Callable[[str], Any] | None = None,
+              prep=None) -> SweepRun:
+    """Assemble and run the sweep `cfg` into `store` under `sweep_id` on the Ray at `address`
+    (None: $RAY_ADDRESS, a running cluster, else a local Ray on 127.0.0.1)."""
+    from sweeps.controller import Controller, prepare
+    from sweeps.progress import Progress
+    from sweeps.store import SweepStore, local_path
+    from sweeps.tracking import Tracker, sync, tracking_uri
+
+    st = SweepStore.open(store, sweep_id)
+    st.write_config(cfg.text, cfg.content_hash())
+    prep = prep or prepare(cfg)
+    uri = tracking_uri(cfg.mlflow.tracking_uri, store) if mlflow else None
+    root = local_path(store)
+
+    def tracker(live: bool):
+        return Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
+                       benchmarks=prep.benchmarks, totals=prep.totals,
+                       artifact_root=f"{root}/mlartifacts" if root else None, live=live,
+                       every_s=cfg.mlflow.stream_every_s)
+
+    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store}, MLflow {uri}",
+          file=sys.stderr)
+    t = None
+    if mlflow:
+        t = tracker(live=False)
+        if t.start():
+            sync(t, st)                            # replay what earlier runs committed (logs only missing steps)
+        t.live = True
+    committed = st.committed_units()
+    target = None
+    if any(u.unit_id not in committed for u in prep.units):   # nothing left: no Ray needed
+        target = init_ray(address, log_to_driver)
+        print(f"Ray: {target}", file=sys.stderr)
+    done = [u for u in prep.units if u.unit_id in committed]
+    prog = Progress(sweep_id, len(prep.units), sum(len(u.sample_ids) for u in prep.units),
+                    done_units=len(done), done_samples=sum(len(u.sample_ids) for u in done)) if progress else None
+    factory = pool_factory or start_pool(cfg, sweep_id)
+    stats = Controller(cfg, sweep_id, st, prep, tracker=t, progress=prog).run(factory)
+    if t is not None:
+        t.close("FINISHED" if not stats["quarantined"] else "FAILED")
+        if t.down is not None:                     # MLflow went away during the run: try once more now
+            again = tracker(live=False)
+            if again.start():
+                sync(again, st)
+                again.close()
+    return SweepRun(sweep_id, st, stats, len(prep.units), uri, target)

@@ -1,0 +1,101 @@
+"""PrunePlan: the one grid point. What one generate call asks for, and the key every layer files results under.
+
+    PrunePlan("vispruner", budget=64, params={"ratio": 0.75}).key     # "vispruner/T64/r0.75"
+    PrunePlan("fastv", 64, {"layer": 2}).key                           # "fastv/T64/layer=2"
+    PrunePlan("keep_all").key                                          # "keep_all/Tall"
+
+The same object is the config's grid entry, a unit's point, the replica's plan, the store's `point_id`,
+MLflow's child-run key and the dashboards' series. Parameters are held sorted, with YAML lists frozen
+to tuples (SparseVLM layers), so plans hash and compare by content.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+def freeze(v: Any) -> Any:
+    """YAML lists inside one parameter value (e.g. SparseVLM layers: [[1, 3, 5]]) -> tuples, so plans hash."""
+    return tuple(freeze(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, tuple):                 # e.g. SparseVLM layers=(1, 3, 5) -> "1,3,5"
+        return ",".join(_fmt(x) for x in v)
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    """A registry strategy name, a budget T and its parameters (a mapping, or (name, value) pairs).
+
+    The budget is checked when the plan is built (`build()`, i.e. inside generate), so a plan can be
+    carried to a replica and fail there with its own message, as any other bad plan does.
+    """
+
+    strategy: str
+    budget: int | None = None  # T: kept visual tokens per image (per crop for anyres); None = keep all
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        items = self.params.items() if isinstance(self.params, Mapping) else self.params
+        object.__setattr__(self, "params", {k: freeze(v) for k, v in sorted(items)})
+
+    def __hash__(self) -> int:
+        return hash((self.strategy, self.budget, tuple(self.params.items())))
+
+    def check(self) -> None:
+        if self.budget is not None and (not isinstance(self.budget, int) or isinstance(self.budget, bool) or self.budget < 1):
+            raise ValueError(f"PrunePlan.budget must be a positive integer (T >= 1), got {self.budget!r}")
+
+    def build(self):
+        """The strategy object this plan names (validated budget and parameters)."""
+        from pruning.registry import get_strategy
+
+        self.check()
+        return get_strategy(self.strategy, **self.params)
+
+    # ---------------------------------------------------------------- the one key format
+    @property
+    def ratio(self) -> float | None:
+        """r, where the strategy has one."""
+        r = self.params.get("ratio")
+        return None if r is None else float(r)
+
+    @property
+    def key(self) -> str:
+        """Stable key, e.g. "vispruner/T64/r0.75", "keep_all/Tall", "fastv/T64/layer=2"."""
+        parts = [self.strategy, "Tall" if self.budget is None else f"T{self.budget}"]
+        parts += [f"r{v}" if k == "ratio" else f"{k}={_fmt(v)}" for k, v in self.params.items()]
+        return "/".join(parts)
+
+    label = point_id = key  # the names the adapter tests and the results store used for the same key
+
+    @property
+    def plan(self) -> "PrunePlan":  # a grid point is its plan (sweeps.grid.GridPoint is this class)
+        return self
+
+    def run_name(self, model: str, benchmark: str) -> str:
+        """MLflow child-run name {model}/{benchmark}/{strategy}/T{budget}-r{ratio} (STYLE.md)."""
+        tail = "Tall" if self.budget is None else f"T{self.budget}"
+        if self.ratio is not None:
+            tail += f"-r{self.ratio}"
+        extra = [f"{k}={_fmt(v)}" for k, v in self.params.items() if k != "ratio"]
+        return "/".join([model.split("/")[-1], benchmark, self.strategy, tail] + extra)
+
+    # ---------------------------------------------------------------- plain-data form (JSON, Parquet, MLflow)
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "budget": self.budget, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PrunePlan":
+        return cls(d["strategy"], d.get("budget"), d.get("params") or {})
+
+    @classmethod
+    def of(cls, point: "PrunePlan | Mapping[str, Any]") -> "PrunePlan":
+        """A plan from a plan or its to_dict() form."""
+        return point if isinstance(point, cls) else cls.from_dict(point)
+
+    @classmethod
+    def from_entry(cls, entry: "PrunePlan") -> "PrunePlan":
+        return entry
