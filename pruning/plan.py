@@ -25,6 +25,51 @@ def _fmt(v: Any) -> str:
     return repr(v) if isinstance(v, str) else str(v)
 
 
+class Params(tuple):
+    """A plan's parameters: (name, value) pairs sorted by name, values frozen (lists -> tuples), that also read
+    as a mapping (`params["ratio"]`, get, keys, items, `**params`) and equal the dict they hold."""
+
+    def __new__(cls, items: Any = ()):
+        pairs = items.items() if isinstance(items, Mapping) else (items or ())
+        return super().__new__(cls, sorted(((str(k), freeze(v)) for k, v in pairs), key=lambda kv: kv[0]))
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self]
+
+    def values(self) -> list[Any]:
+        return [v for _, v in self]
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(tuple.__iter__(self))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return next((v for k, v in tuple.__iter__(self) if k == key), default)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for k, v in tuple.__iter__(self):
+                if k == key:
+                    return v
+            raise KeyError(key)
+        return tuple.__getitem__(self, key)
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys() if isinstance(key, str) else tuple.__contains__(self, key)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other)
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        return f"Params({dict(self.items())!r})"
+
+
 @dataclass(frozen=True)
 class PrunePlan:
     """A registry strategy name, a budget T and its parameters (a mapping, or (name, value) pairs).
@@ -35,14 +80,11 @@ class PrunePlan:
 
     strategy: str
     budget: int | None = None  # T: kept visual tokens per image (per crop for anyres); None = keep all
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Params = field(default_factory=Params)   # a mapping or (name, value) pairs; held as Params
 
     def __post_init__(self) -> None:
-        items = self.params.items() if isinstance(self.params, Mapping) else self.params
-        object.__setattr__(self, "params", {k: freeze(v) for k, v in sorted(items)})
-
-    def __hash__(self) -> int:
-        return hash((self.strategy, self.budget, tuple(self.params.items())))
+        if not isinstance(self.params, Params):
+            object.__setattr__(self, "params", Params(self.params))
 
     def check(self) -> None:
         if self.budget is not None and (not isinstance(self.budget, int) or isinstance(self.budget, bool) or self.budget < 1):
@@ -85,7 +127,7 @@ class PrunePlan:
 
     # ---------------------------------------------------------------- plain-data form (JSON, Parquet, MLflow)
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "budget": self.budget, "params": dict(self.params)}
+        return {"strategy": self.strategy, "budget": self.budget, "params": dict(self.params.items())}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PrunePlan":

@@ -97,7 +97,6 @@ SECTION_KEYS = {
     "generation": ("max_new_tokens", "batch_size"),
     "mlflow": ("experiment", "tracking_uri", "stream_every_s"),
 }
-BENCH_KEYS = ("name", "source", "split", "lite", "judge", "params")
 
 
 def parse_config(data: dict[str, Any], text: str = "", default_name: str = "sweep", gpus_present: bool | None = None,

@@ -62,6 +62,7 @@ def model_aliases() -> tuple[str, ...]:
     return tuple(MODELS) + tuple(HUB_ALIASES)
 
 
+BENCH_KEYS = ("name", "source", "split", "lite", "judge", "params")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
