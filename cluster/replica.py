@@ -48,6 +48,8 @@ class Replica:
     def run(self, p: Payload) -> list[dict[str, Any]]:
         """Rows (one per grid point x sample) with prediction, kept tokens, FLOPs, KV bytes, timings, error."""
         plans = p.points                              # PrunePlans (sweeps.grid.Payload normalises dicts)
+        for plan in plans:                            # a malformed plan fails the unit, not each of its rows
+            plan.check()
         rows: list[dict[str, Any]] = []
         for start in range(0, len(p.samples), p.batch_size):
             samples = p.samples[start:start + p.batch_size]

@@ -19,7 +19,7 @@ import torch
 from pruning.models import pipeline
 from pruning.models.decoder_loop import DecoderLoop, Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
-from pruning.models.families import model_spec
+from pruning.models.families import FAMILIES, model_spec
 from pruning.models.media import check_images, check_media, render_prompt, sample_key_tensor  # noqa: F401
 from pruning.models.sequence import Batch
 from pruning.models.timing import PhaseTimer
@@ -82,7 +82,8 @@ class Llava:
             stage = strategy_class(name).stage
         except (KeyError, ImportError):
             return False
-        return stage in self.supports and (stage == "encoder" or name in DECODER_HOOKS)
+        return (stage in self.supports and name in FAMILIES[self.config.model_type].strategies
+                and (stage == "encoder" or name in DECODER_HOOKS))
 
     # ---------------------------------------------------------------- vision
     @torch.no_grad()
