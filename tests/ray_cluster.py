@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -31,6 +32,25 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 # single-machine cluster; with this set, the node (and every address Ray advertises) stays on loopback.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def _own_auth_token() -> None:
+    """Give the test clusters a token of their own, written before anything starts.
+
+    Without one, `ray start` writes ~/.ray/auth_token while the dashboard is already answering, and a client
+    that asks first finds no token (AuthenticationError on a fresh machine). A token left in ~/.ray by an
+    earlier cluster must not matter either, so the tests never read or write the home directory's token:
+    RAY_AUTH_TOKEN_PATH is honoured by `ray start`, the job CLI, ray.init and the auth headers alike.
+    """
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    path = Path(tempfile.mkdtemp(prefix="vsw-auth-")) / "auth_token"
+    path.write_text(secrets.token_hex(32))
+    path.chmod(0o600)
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(path)
+
+
+_own_auth_token()
 
 
 def _get(url: str, timeout: float = 10) -> dict:
