@@ -55,11 +55,12 @@ def pin_devices() -> list[str]:
 
     ids = [str(i) for i in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
     if not ids:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""      # read once, when torch first asks CUDA for its devices
         torch = sys.modules.get("torch")
-        if torch is not None and torch.cuda.is_initialized():
-            raise RuntimeError("CUDA was initialised in this worker before the replica could hide it; a 0-GPU "
-                               "replica must not use a GPU")
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""      # read once, when CUDA initialises
+        # torch imported earlier in this worker may have counted the devices already (and caches the count)
+        if torch is not None and (torch.cuda.is_initialized() or torch.cuda.device_count() > 0):
+            raise RuntimeError("this worker asked CUDA for its devices before the replica could hide them; a "
+                               "replica without a GPU must not use one")
     return ids
 
 
