@@ -117,11 +117,14 @@ def main(argv=None) -> int:
     t.live = True
     if any(u.unit_id not in store.committed_units() for u in prep.units):   # nothing left: no Ray needed
         print(f"Ray: {init_ray(args.address)}", file=sys.stderr)
+    from cluster.placement import placement_lines, placement_params
     from cluster.pool import ReplicaPool
 
     def pool_factory(model: str) -> ReplicaPool:
-        pool = ReplicaPool.start(model, cfg.replicas, tag=sweep_id)
-        pool.wait_ready()
+        pool = ReplicaPool.start(model, cfg.replicas, tag=sweep_id)   # num_gpus unset: from the joined cluster
+        infos = pool.wait_ready()
+        print(placement_lines(model, pool.num_gpus, pool.why, infos), file=sys.stderr)
+        t.log_placement(placement_params(pool.num_gpus, infos))
         return pool
 
     committed = store.committed_units()

@@ -215,6 +215,20 @@ class Tracker:
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i:i + 100])
 
+    def log_placement(self, params: dict[str, str]) -> None:
+        """Where replicas ran, as parent-run params. MLflow params are immutable, so a resumed sweep whose
+        replicas landed elsewhere keeps the first placement as params and records the new one as tags."""
+        if self.client is None or self.down is not None or self.parent_id is None:
+            return
+        try:
+            have = self.client.get_run(self.parent_id).data.params
+            self._log_params(self.parent_id, {k: v for k, v in params.items() if k not in have})
+            for k, v in params.items():
+                if k in have and have[k] != v:
+                    self.client.set_tag(self.parent_id, f"latest.{k}", v)
+        except Exception as exc:  # tracking never stops the sweep
+            self._fail(exc)
+
     def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
 

@@ -28,6 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 # `ray start` turns token auth on for its cluster; clients (job CLI, state API, ray.init, urllib here) must
 # agree, and Ray reads the mode once at import, so it is set here, before any test imports ray.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
+# `ray start` in token mode does not create a token (only a bare ray.init() does) and exits when none is found;
+# a token of this test session, in the environment, reaches ray start, its workers, the job CLI and ray.init
+# here, without writing ~/.ray/auth_token for everybody on the machine.
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 # Ray rewrites --node-ip-address 127.0.0.1 to the machine's routable address unless it is told this is a
 # single-machine cluster; with this set, the node (and every address Ray advertises) stays on loopback.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -137,14 +141,15 @@ class Cluster:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_cluster(num_cpus: int = 4, timeout: float = 180) -> Cluster:
+def start_cluster(num_cpus: int = 4, num_gpus: int = 0, timeout: float = 180) -> Cluster:
+    """A head on loopback. num_gpus declares GPUs as a resource; Ray accepts them without hardware."""
     port, dash = free_port(), free_port()
     temp_dir = tempfile.mkdtemp(prefix="vsw-ray-", dir="/tmp")   # short: Ray's socket paths must stay < 108 chars
     cmd = [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
            "--ray-client-server-port", str(free_port()), "--dashboard-agent-listen-port", str(free_port()),
            "--dashboard-agent-grpc-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
-           "--metrics-export-port", str(free_port()), "--num-cpus", str(num_cpus), "--num-gpus", "0",
+           "--metrics-export-port", str(free_port()), "--num-cpus", str(num_cpus), "--num-gpus", str(num_gpus),
            "--temp-dir", temp_dir, "--disable-usage-stats"]
     log = open(Path(temp_dir) / "ray-start.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
@@ -152,8 +157,9 @@ def start_cluster(num_cpus: int = 4, timeout: float = 180) -> Cluster:
     end, last = time.monotonic() + timeout, None
     while time.monotonic() < end:
         if proc.poll() is not None:
+            said = (Path(temp_dir) / "ray-start.log").read_text()[-3000:]    # read before stop() removes temp_dir
             cluster.stop()
-            raise RuntimeError(f"ray start exited {proc.returncode}: {(Path(temp_dir) / 'ray-start.log').read_text()[-3000:]}")
+            raise RuntimeError(f"ray start exited {proc.returncode}: {said}")
         try:
             _get(f"{cluster.dashboard}/api/version", timeout=5)
             return cluster
@@ -165,6 +171,11 @@ def start_cluster(num_cpus: int = 4, timeout: float = 180) -> Cluster:
             last = exc
             time.sleep(1)
         except OSError as exc:
+            last = exc
+            time.sleep(1)
+        except Exception as exc:  # ray.exceptions.AuthenticationError: `ray start` has not written ~/.ray/auth_token yet
+            if type(exc).__name__ != "AuthenticationError":
+                raise
             last = exc
             time.sleep(1)
     cluster.stop()
