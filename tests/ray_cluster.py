@@ -28,10 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 # `ray start` turns token auth on for its cluster; clients (job CLI, state API, ray.init, urllib here) must
 # agree, and Ray reads the mode once at import, so it is set here, before any test imports ray.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
-# `ray start` in token mode does not create a token (only a bare ray.init() does) and exits when none is found;
-# a token of this test session, in the environment, reaches ray start, its workers, the job CLI and ray.init
-# here, without writing ~/.ray/auth_token for everybody on the machine.
-os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 # Ray rewrites --node-ip-address 127.0.0.1 to the machine's routable address unless it is told this is a
 # single-machine cluster; with this set, the node (and every address Ray advertises) stays on loopback.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -41,10 +37,10 @@ RAY = str(Path(sys.executable).with_name("ray"))
 def _own_auth_token() -> None:
     """Give the test clusters a token of their own, written before anything starts.
 
-    Without one, `ray start` writes ~/.ray/auth_token while the dashboard is already answering, and a client
-    that asks first finds no token (AuthenticationError on a fresh machine). A token left in ~/.ray by an
-    earlier cluster must not matter either, so the tests never read or write the home directory's token:
-    RAY_AUTH_TOKEN_PATH is honoured by `ray start`, the job CLI, ray.init and the auth headers alike.
+    On a fresh machine there is no ~/.ray/auth_token: `ray start` in token mode does not make one, and a client
+    polling the dashboard finds none (AuthenticationError). A token left in ~/.ray by an earlier cluster must
+    not matter either, so the tests never read or write the home directory's token: RAY_AUTH_TOKEN_PATH is
+    honoured by `ray start`, its workers, the job CLI, ray.init and the auth headers alike.
     """
     if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
         return
@@ -171,11 +167,6 @@ def start_cluster(num_cpus: int = 4, num_gpus: int = 0, timeout: float = 180) ->
             last = exc
             time.sleep(1)
         except OSError as exc:
-            last = exc
-            time.sleep(1)
-        except Exception as exc:  # ray.exceptions.AuthenticationError: `ray start` has not written ~/.ray/auth_token yet
-            if type(exc).__name__ != "AuthenticationError":
-                raise
             last = exc
             time.sleep(1)
     cluster.stop()
