@@ -65,6 +65,15 @@ def sample_key_tensor(keys: list | None, batch: int, device) -> torch.Tensor | N
     return torch.tensor(out, dtype=torch.int64, device=device)
 
 
+def content_key(image) -> int:
+    """A PIL image -> int64 key from a stable 64-bit hash of its mode, size and pixels: the `random` strategy's
+    seed when no sample ids are given, so a sample draws the same tokens in any batch."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode())
+    h.update(image.tobytes())
+    return int.from_bytes(h.digest(), "little", signed=True)
+
+
 @dataclass
 class Prepared:
     """The LLM's prefill input for one batch and plan."""
@@ -122,8 +131,9 @@ class Llava:
             px = px.to(self.device, self.dtype)  # (B, 3, 336, 336)
             sig = encode_clip(self.model.model.vision_tower, px, self.config.vision_feature_layer)
             projected = self.model.model.multi_modal_projector(sig["features"])  # (B, N, D) LLM-input embeddings
+        content = torch.tensor([content_key(im) for im in images], dtype=torch.int64, device=self.device)  # (B,)
         return VisionTokens(features=sig["features"], attention=sig["attention"], keys=sig["keys"], cls=sig["cls"],
-                            extra={"num_heads": sig["num_heads"], "projected": projected,
+                            extra={"num_heads": sig["num_heads"], "projected": projected, "content_keys": content,
                                    "last_attention": sig["last_attention"], "last_keys": sig["last_keys"],
                                    "vision_seconds": timer.seconds()["vision"]})
 
