@@ -123,7 +123,7 @@ def meta(ctx, command: str) -> dict:
     return {"tool": "jobs/gpu_check.py", "command": command, "profile": ctx.profile.name, "machine": describe(),
             "device": str(ctx.device), "device_name": torch.cuda.get_device_name(ctx.device) if ctx.cuda else "cpu",
             "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version(),
-            "flash_attn": ctx.flash, "attn": ctx.attn, "date": datetime.date.today().isoformat(),
+            "flash_attn_importable": ctx.flash, "attn": ctx.attn, "date": datetime.date.today().isoformat(),
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "sections": {}}
 
 
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: 1 with --dry-run, where a shared 2-core box thrashes with more)")
     parser.add_argument("--model", default=None, help="load_vlm alias for sections b-e (default: 7b-shaped; dry run: tiny-llava)")
+    parser.add_argument("--attn", default="sdpa", choices=["sdpa", "flash_attention_2"],
+                        help="attention kernel of the model in sections b-e (parity compares both when flash-attn imports)")
     parser.add_argument("--budget-scale", type=float, default=1.0, help="multiply every section's time budget")
     parser.add_argument("--merge", type=Path, help="write DIR/gpu_check.json into --into as the GPU check section")
     parser.add_argument("--into", type=Path, default=Path("docs/PERF.md"))
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
     profile = DRY if args.dry_run else GPU
     ctx = Context(dataclasses.replace(profile, model=args.model) if args.model else profile,
-                  device="cpu" if args.dry_run else None)
+                  device="cpu" if args.dry_run else None, attn=args.attn)
     wanted = [LETTERS.get(s.strip(), s.strip()) for s in args.only.split(",")] if args.only else list(SECTIONS)
     unknown = [s for s in wanted if s not in SECTIONS]
     if unknown:

@@ -267,3 +267,15 @@ def test_inputs_match_the_pope_benchmark_and_the_paper_config():
     assert GPU.sweep_batch == cfg["generation"]["batch_size"]
     assert GPU.model == "7b-shaped" and GPU.mfu_batches == (1, 8, 32) and GPU.sweep_samples == 64
     assert sum(GPU.budgets.values()) < 8 * 60
+
+
+def test_perf_doc_says_how_to_run_it_with_the_code_budgets():
+    from jobs.gpu_context import GPU
+
+    text = (REPO / "docs/PERF.md").read_text()
+    section = text.split("\n## GPU check\n", 1)[1].split("\n## ", 1)[0]
+    assert "python jobs/gpu_check.py --out $OUT" in section and "python jobs/gpu_check.py --merge $OUT" in section
+    assert f"capped at {sum(GPU.budgets.values()) / 60:.1f} min" in section
+    for name, label in (("parity", "parity"), ("model", "7B-shaped build"), ("latency", "latency"),
+                        ("throughput", "throughput"), ("mfu", "MFU"), ("selection", "selection")):
+        assert f"{label} {GPU.budgets[name]} s" in section, name
