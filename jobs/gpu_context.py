@@ -149,8 +149,4 @@ def timed(ctx: Context, fn, warmup: int, repeats: int) -> tuple[float, list[floa
     return statistics.median(times), times, result
 
 
-def median_of(rows: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in rows)
-
-
-__all__ = ["Profile", "GPU", "DRY", "Context", "images", "pope_questions", "timed", "median_of", "SHORT_ANSWER"]
+__all__ = ["Profile", "GPU", "DRY", "Context", "images", "pope_questions", "timed", "SHORT_ANSWER"]

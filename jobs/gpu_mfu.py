@@ -70,7 +70,9 @@ def run(ctx: Context, rec: dict, save) -> None:
 
 
 def render(rec: dict) -> list[str]:
-    lines = [f"Batches {', '.join(str(r['B']) for r in rec.get('rows', []))}. Model `{rec.get('model')}` ({rec.get('dtype')}) on {rec.get('device_name')}; peak: {rec.get('peak')}. "
+    batches = ", ".join(str(r["B"]) for r in rec.get("rows", []))
+    lines = [f"Batches {batches}. Model `{rec.get('model')}` ({rec.get('dtype')}) on {rec.get('device_name')}; "
+             f"peak: {rec.get('peak')}. "
              "keep_all, 576 visual tokens + the POPE prompt per sample; FLOPs from pruning.accounting (LLM layers, "
              "2 per multiply-add).", "",
              "| B | tokens / sample | prefill ms | prefill TFLOPs | achieved TFLOP/s | MFU | peak MiB |",
