@@ -29,6 +29,10 @@ def _short(exc: BaseException) -> str:
 
 class Replica:
     def __init__(self, model: str, replica_id: str, threads: int | None = None):
+        from cluster.placement import describe_device, pin_devices
+
+        in_actor = ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
+        gpu_ids = pin_devices() if in_actor else []   # first: CUDA hidden unless Ray gave this actor a GPU
         import torch
 
         from pruning.models import load_vlm
@@ -37,13 +41,14 @@ class Replica:
             torch.set_num_threads(threads)
         self.replica_id, self.model_name = replica_id, model
         self.vlm = load_vlm(model)                    # weights load here, once per replica (re-run on restart)
-        ctx = ray.get_runtime_context() if ray.is_initialized() else None
+        ctx = ray.get_runtime_context() if in_actor else None
         self.node = f"{socket.gethostname()}/{ctx.get_node_id()[:8]}" if ctx else socket.gethostname()
+        self.placement = describe_device(self.vlm, gpu_ids) if in_actor else {"device": str(self.vlm.device)}
         self.started = time.time()
 
     def info(self) -> dict[str, Any]:
         return {"replica": self.replica_id, "node": self.node, "pid": os.getpid(), "model": self.model_name,
-                "num_visual_tokens": self.vlm.num_visual_tokens, "started": self.started}
+                "num_visual_tokens": self.vlm.num_visual_tokens, "started": self.started, **self.placement}
 
     def run(self, p: Payload) -> list[dict[str, Any]]:
         """Rows (one per grid point x sample) with prediction, kept tokens, FLOPs, KV bytes, timings, error."""

@@ -53,13 +53,18 @@ def init_ray(address: str | None, log_to_driver: bool = True) -> str:
     return f"cluster at {target}"
 
 
-def start_pool(cfg, tag: str) -> Callable[[str], Any]:
-    """pool_factory(model) -> a started, ready ReplicaPool of the config's replicas."""
+def start_pool(cfg, tag: str, tracker=None) -> Callable[[str], Any]:
+    """pool_factory(model) -> a started, ready ReplicaPool of the config's replicas; prints where each replica
+    landed and records it on the tracker's parent run."""
+    from cluster.placement import placement_lines, placement_params
     from cluster.pool import ReplicaPool
 
     def factory(model: str) -> ReplicaPool:
-        pool = ReplicaPool.start(model, cfg.replicas, tag=tag)
-        pool.wait_ready()
+        pool = ReplicaPool.start(model, cfg.replicas, tag=tag)   # num_gpus unset: from the joined cluster
+        infos = pool.wait_ready()
+        print(placement_lines(model, pool.num_gpus, pool.why, infos), file=sys.stderr)
+        if tracker is not None:
+            tracker.log_placement(placement_params(pool.num_gpus, infos))
         return pool
 
     return factory
@@ -103,7 +108,7 @@ def run_sweep(cfg, store: str, sweep_id: str, address: str | None = None, *, mlf
     done = [u for u in prep.units if u.unit_id in committed]
     prog = Progress(sweep_id, len(prep.units), sum(len(u.sample_ids) for u in prep.units),
                     done_units=len(done), done_samples=sum(len(u.sample_ids) for u in done)) if progress else None
-    factory = pool_factory or start_pool(cfg, sweep_id)
+    factory = pool_factory or start_pool(cfg, sweep_id, t)
     stats = Controller(cfg, sweep_id, st, prep, tracker=t, progress=prog).run(factory)
     if t is not None:
         t.close("FINISHED" if not stats["quarantined"] else "FAILED")

@@ -21,7 +21,9 @@ class Selection:
              (VisionZip, PruMerge+) these are the tokens whose positions the merged tokens occupy
              (dominant ones); the merged tokens themselves are in `tokens`.
     tokens:  (B, T', C) optional replacement features (merging methods). When set, these and not
-             features[indices] are what goes through the projector; T' is the real token count.
+             features[indices] are what goes through the projector; T' is the real token count. Their
+             row order is the order the LLM receives them (the adapter splices rows as they are), which
+             need not follow `indices` (PruMerge+: outliers by attention, spatial ascending, summary last).
     space:   "vision" when tokens live in the vision width C (before the projector),
              "llm" when they are already projected (DivPrune on LLM-input embeddings).
     lengths: (B,) int64 optional per-sample real token counts when they differ across the batch

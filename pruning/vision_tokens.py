@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import torch
 
 # extra[...] keys that are typed fields (the names strategies and checks used before)
-SIGNALS = ("projected", "last_attention", "last_keys", "sample_keys", "decoder_attention")
+SIGNALS = ("projected", "last_attention", "last_keys", "sample_keys", "content_keys", "decoder_attention")
 
 
 class Signals(MutableMapping):
@@ -72,7 +72,8 @@ class VisionTokens:
     projected:       (R, N, D) LLM-input embeddings of the rows (DivPrune's space="llm").
     last_attention:  (R, N) single-head [CLS]->patch attention of the LAST vision layer (PruMerge+).
     last_keys:       (R, N, C) that layer's full-width patch keys (PruMerge+).
-    sample_keys:     (R,) int64 stable per-row keys for seeded strategies (random).
+    sample_keys:     (R,) int64 stable per-row keys for seeded strategies (random), from sample ids.
+    content_keys:    (R,) int64 hash of each row's input pixels (random's key when no sample ids are given).
     decoder_attention: (R, N) an LLM attention row over the image tokens (FastV outside an adapter).
     row_sample: (R,) sample index of each row, non-decreasing; None = one row per sample.
     layouts:    one family-defined layout per sample (None when the family has nothing to add).
@@ -89,6 +90,7 @@ class VisionTokens:
     last_attention: torch.Tensor | None = None
     last_keys: torch.Tensor | None = None
     sample_keys: torch.Tensor | None = None
+    content_keys: torch.Tensor | None = None
     decoder_attention: torch.Tensor | None = None
     row_sample: tuple[int, ...] | None = None
     layouts: tuple[Any, ...] | None = None

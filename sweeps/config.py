@@ -30,7 +30,8 @@ GridEntry = PrunePlan   # the grid's entries are PrunePlans (the name the config
 @dataclass(frozen=True)
 class Replicas:
     count: int = 1
-    num_gpus: float = 0.0              # per replica; 1 when the driver sees GPUs, else 0
+    num_gpus: float | None = None      # per replica; None: 1 when the Ray cluster has GPUs, else 0, decided
+                                       # after joining it (cluster/placement.py), never from the driver's CUDA
     max_restarts: int = 2
     max_in_flight: int = 2             # units queued per replica (backpressure)
 
@@ -99,7 +100,7 @@ SECTION_KEYS = {
 }
 
 
-def parse_config(data: dict[str, Any], text: str = "", default_name: str = "sweep", gpus_present: bool | None = None,
+def parse_config(data: dict[str, Any], text: str = "", default_name: str = "sweep",
                  path: str | None = None) -> SweepConfig:
     """Validate a loaded YAML mapping completely; raise ConfigError listing every problem."""
     errors: list[str] = []
@@ -141,15 +142,14 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
         sections[sec] = v
 
     rep = sections["replicas"]
-    if gpus_present is None:
-        gpus_present = _gpus_present()
-    num_gpus = rep.get("num_gpus", 1 if gpus_present else 0)
-    if isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, float)) or num_gpus < 0:
-        errors.append(f"replicas.num_gpus: must be a number >= 0 (1 = one GPU per replica), got {num_gpus!r}")
-        num_gpus = 0
+    num_gpus = rep.get("num_gpus")                  # None: decided on the cluster (cluster/placement.py)
+    if num_gpus is not None and (isinstance(num_gpus, bool) or not isinstance(num_gpus, (int, float)) or num_gpus < 0):
+        errors.append(f"replicas.num_gpus: must be a number >= 0 (1 = one GPU per replica), or left out to "
+                      f"take one GPU per replica when the cluster has GPUs; got {num_gpus!r}")
+        num_gpus = None
     replicas = Replicas(
         count=int_at_least(rep.get("count", 1), "replicas.count", errors, minimum=1) or 1,
-        num_gpus=float(num_gpus),
+        num_gpus=None if num_gpus is None else float(num_gpus),
         max_restarts=int_at_least(rep.get("max_restarts", 2), "replicas.max_restarts", errors, minimum=0) or 0,
         max_in_flight=int_at_least(rep.get("max_in_flight", 2), "replicas.max_in_flight", errors, minimum=1) or 2,
     )
@@ -183,15 +183,6 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
                        store=store, controls=controls, retries=retries, judge_workers=judge_workers,
                        unit_timeout_s=None if unit_timeout_s is None else float(unit_timeout_s),
                        raw=data, text=text)
-
-
-def _gpus_present() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:
-        return False
 
 
 def load_config(path: str | os.PathLike, **kw) -> SweepConfig:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sweeps.point_metrics import group_rows, summarize_rows
+from sweeps.point_metrics import group_rows, relative_pct, summarize_rows
 from sweeps.rows import ROW_SCHEMA
 
 
@@ -125,7 +125,7 @@ class Finding:
     model: str
     benchmark: str
     point_id: str
-    check: str                 # accuracy | relative | flops | latency | coverage
+    check: str                 # accuracy | relative | flops | latency | coverage | errors
     metric: str
     base: float | None
     new: float | None
@@ -184,6 +184,10 @@ def _compare_point(key, base_rows, new_rows, base_keep, new_keep, th: Thresholds
     if not b_rows:
         return out
     b_pt, n_pt = summarize_rows(b_rows), summarize_rows(n_rows)
+    # errored rows carry no score and no cost (summarize_rows), so more of them is its own regression
+    if n_pt.n_errors > b_pt.n_errors:
+        out.append(Finding(model, bench, point_id, "errors", "n_errors", b_pt.n_errors, n_pt.n_errors, 0, regressed=True,
+                           reason=f"{n_pt.n_errors - b_pt.n_errors} more errored samples than the baseline"))
     b_s, n_s = _primary_scores(b_rows), _primary_scores(n_rows)
 
     # accuracy: the benchmark's own primary metric; significance from the per-sample primary score
@@ -201,8 +205,7 @@ def _compare_point(key, base_rows, new_rows, base_keep, new_keep, th: Thresholds
         if shared:
             sel = lambda rows: [r for r in rows if r["sample_id"] in set(shared)]  # noqa: E731
             pb, pn, kb, kn = (summarize_rows(sel(x)) for x in (b_rows, n_rows, bk, nk))
-            rel_b = 100.0 * pb.primary / kb.primary if kb.primary else float("nan")
-            rel_n = 100.0 * pn.primary / kn.primary if kn.primary else float("nan")
+            rel_b, rel_n = relative_pct(pb, kb), relative_pct(pn, kn)
             gap_b = _primary_scores(sel(b_rows)) - _primary_scores(sel(bk))
             gap_n = _primary_scores(sel(n_rows)) - _primary_scores(sel(nk))
             p_rel = paired_bootstrap(gap_b, gap_n, th.n_boot, th.seed).p_value

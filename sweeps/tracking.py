@@ -25,9 +25,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sweeps.grid import GridPoint
+from sweeps.point_metrics import PointSummary, keep_all_of, parse_scores, relative_pct, summarize_rows
 from sweeps.store import SweepStore, local_path
 
 log = logging.getLogger("vissweep.tracking")
@@ -90,35 +90,28 @@ def _reachable(uri: str) -> bool:
 
 def score_dicts(t: pa.Table) -> list[dict[str, Any]]:
     """The rows' bench.score dicts (the `scores` JSON column), the input of bench.aggregate."""
-    return [json.loads(s) if s else {} for s in t["scores"].to_pylist()]
+    return [parse_scores(r.get("scores"), r.get("score"), r.get("error")) for r in t.to_pylist()]
 
 
 def point_metrics(t: pa.Table, bench: Any = None) -> dict[str, float]:
-    """Streamed metrics of one grid point's rows so far (errors excluded from costs and latencies).
+    """MLflow keys of one grid point's rows so far; the numbers are sweeps.point_metrics.summarize_rows's.
 
-    running_<primary>: bench.aggregate over the scored rows so far (e.g. running_accuracy, running_f1_mean);
-    score_mean: mean per-sample score.
+    running_<primary>: bench.aggregate over the rows so far (e.g. running_accuracy, running_f1_mean);
+    score_mean: mean per-sample score; errored rows count in samples/n_errors/error_rate, never in costs.
     """
-    ok = t.filter(pc.is_null(t["error"])) if t.num_rows else t
-    m: dict[str, float] = {"samples": float(t.num_rows), "error_rate": (t.num_rows - ok.num_rows) / max(t.num_rows, 1)}
-    score = np.array([s for s in t["score"].to_pylist() if s is not None], dtype=float)
-    if score.size:
-        m["score_mean"] = float(score.mean())
-    if bench is not None:
-        agg = bench.aggregate(score_dicts(t))
-        value = agg.get(bench.primary_metric)
-        if isinstance(value, (int, float)) and np.isfinite(value):
-            m[f"running_{bench.primary_metric}"] = float(value)
-    if ok.num_rows:
-        m["tflops"] = float(np.mean(np.asarray(ok["prefill_flops"].to_pylist(), dtype=float))) / 1e12
-        m["kv_mb"] = float(np.mean(np.asarray(ok["kv_bytes"].to_pylist(), dtype=float))) / 2**20
-        m["visual_tokens"] = float(np.mean(np.asarray(ok["n_visual_kept"].to_pylist(), dtype=float)))
-        for ph in PHASES:
-            vals = np.array([v for v in ok[f"t_{ph}"].to_pylist() if v is not None], dtype=float)
-            if vals.size:
-                m[f"latency_p50_{ph}_ms"] = float(np.percentile(vals, 50)) * 1e3
-                m[f"latency_p95_{ph}_ms"] = float(np.percentile(vals, 95)) * 1e3
-    return m
+    return mlflow_metrics(summarize_rows(t.to_pylist(), bench))
+
+
+def mlflow_metrics(p: PointSummary) -> dict[str, float]:
+    """A PointSummary under the low-cardinality MLflow metric names (NaN values are left out when logged)."""
+    m: dict[str, float] = {"samples": float(p.n), "n_errors": float(p.n_errors), "error_rate": p.n_errors / max(p.n, 1),
+                           f"running_{p.primary_metric}": p.primary, "score_mean": p.score_mean,
+                           "tflops": p.prefill_flops / 1e12, "kv_mb": p.kv_bytes / 2**20, "visual_tokens": p.n_visual_kept}
+    for ph in PHASES:
+        if ph in p.latency_p50_s:
+            m[f"latency_p50_{ph}_ms"] = p.latency_p50_s[ph] * 1e3
+            m[f"latency_p95_{ph}_ms"] = p.latency_p95_s[ph] * 1e3
+    return {k: v for k, v in m.items() if v is not None and np.isfinite(v)}
 
 
 class Tracker:
@@ -215,6 +208,20 @@ class Tracker:
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i:i + 100])
 
+    def log_placement(self, params: dict[str, str]) -> None:
+        """Where replicas ran, as parent-run params. MLflow params are immutable, so a resumed sweep whose
+        replicas landed elsewhere keeps the first placement as params and records the new one as tags."""
+        if self.client is None or self.down is not None or self.parent_id is None:
+            return
+        try:
+            have = self.client.get_run(self.parent_id).data.params
+            self._log_params(self.parent_id, {k: v for k, v in params.items() if k not in have})
+            for k, v in params.items():
+                if k in have and have[k] != v:
+                    self.client.set_tag(self.parent_id, f"latest.{k}", v)
+        except Exception as exc:  # tracking never stops the sweep
+            self._fail(exc)
+
     def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
 
@@ -265,22 +272,18 @@ class Tracker:
         except Exception as exc:
             self._fail(exc)
 
-    def _headline(self, bench: str) -> str:
-        b = self.benchmarks.get(bench)
-        return f"running_{b.primary_metric}" if b is not None else "score_mean"
-
     def _stream(self, key: tuple[str, str], units_done: int, units_quarantined: int) -> None:
         model, bench = key
         step = self.done[key]
-        head = self._headline(bench)
         table = pa.concat_tables(self.rows[key])
         by_point = _split_by_point(table)
-        metrics = {pid: point_metrics(t, self.benchmarks.get(bench)) for pid, t in by_point.items()}
-        base = metrics.get("keep_all/Tall", {}).get(head)
+        summaries = {pid: summarize_rows(t.to_pylist(), self.benchmarks.get(bench)) for pid, t in by_point.items()}
+        base = keep_all_of(list(summaries.values())).get(key)
         for pid, t in by_point.items():
-            m = metrics[pid]
-            if base and head in m:
-                m["rel_pct"] = 100.0 * m[head] / base        # % of the unpruned model, same samples
+            m = mlflow_metrics(summaries[pid])
+            rel = relative_pct(summaries[pid], base)           # % of the unpruned model, same samples
+            if np.isfinite(rel):
+                m["rel_pct"] = rel
             point = GridPoint.from_dict({"strategy": t["strategy"][0].as_py(), "budget": t["budget"][0].as_py(),
                                          "params": json.loads(t["params"][0].as_py() or "{}")})
             self._log_metrics(self._child(model, bench, point), m, step)
@@ -291,10 +294,10 @@ class Tracker:
             parent["throughput_rows_per_s"] = self.rows_done / max(time.time() - self.t0, 1e-9)
         self._log_metrics(self.parent_id, parent, total)
         if self.totals.get(key) and step >= self.totals[key]:
-            self._final(key, by_point)
+            self._final(key, by_point, summaries)
 
-    def _final(self, key: tuple[str, str], by_point: dict[str, pa.Table]) -> None:
-        """bench.aggregate per point, predictions as a Parquet artifact, run marked final."""
+    def _final(self, key: tuple[str, str], by_point: dict[str, pa.Table], summaries: dict[str, PointSummary]) -> None:
+        """bench.aggregate per point (the summary's metrics), predictions as a Parquet artifact, run marked final."""
         model, bench = key
         b = self.benchmarks.get(bench)
         for pid, t in by_point.items():
@@ -302,9 +305,7 @@ class Tracker:
             if rid in self.finished:
                 continue
             if b is not None:
-                agg = b.aggregate(score_dicts(t))
-                final = {f"final_{k}": float(v) for k, v in agg.items()
-                         if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                final = {f"final_{k}": v for k, v in summaries[pid].metrics.items()}
                 from mlflow.entities import Metric
 
                 ts = int(time.time() * 1000)

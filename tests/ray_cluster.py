@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -31,6 +32,25 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 # single-machine cluster; with this set, the node (and every address Ray advertises) stays on loopback.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def _own_auth_token() -> None:
+    """Give the test clusters a token of their own, written before anything starts.
+
+    On a fresh machine there is no ~/.ray/auth_token: `ray start` in token mode does not make one, and a client
+    polling the dashboard finds none (AuthenticationError). A token left in ~/.ray by an earlier cluster must
+    not matter either, so the tests never read or write the home directory's token: RAY_AUTH_TOKEN_PATH is
+    honoured by `ray start`, its workers, the job CLI, ray.init and the auth headers alike.
+    """
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    path = Path(tempfile.mkdtemp(prefix="vsw-auth-")) / "auth_token"
+    path.write_text(secrets.token_hex(32))
+    path.chmod(0o600)
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(path)
+
+
+_own_auth_token()
 
 
 def _get(url: str, timeout: float = 10) -> dict:
@@ -117,14 +137,15 @@ class Cluster:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_cluster(num_cpus: int = 4, timeout: float = 180) -> Cluster:
+def start_cluster(num_cpus: int = 4, num_gpus: int = 0, timeout: float = 180) -> Cluster:
+    """A head on loopback. num_gpus declares GPUs as a resource; Ray accepts them without hardware."""
     port, dash = free_port(), free_port()
     temp_dir = tempfile.mkdtemp(prefix="vsw-ray-", dir="/tmp")   # short: Ray's socket paths must stay < 108 chars
     cmd = [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
            "--ray-client-server-port", str(free_port()), "--dashboard-agent-listen-port", str(free_port()),
            "--dashboard-agent-grpc-port", str(free_port()), "--runtime-env-agent-port", str(free_port()),
-           "--metrics-export-port", str(free_port()), "--num-cpus", str(num_cpus), "--num-gpus", "0",
+           "--metrics-export-port", str(free_port()), "--num-cpus", str(num_cpus), "--num-gpus", str(num_gpus),
            "--temp-dir", temp_dir, "--disable-usage-stats"]
     log = open(Path(temp_dir) / "ray-start.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
@@ -132,8 +153,9 @@ def start_cluster(num_cpus: int = 4, timeout: float = 180) -> Cluster:
     end, last = time.monotonic() + timeout, None
     while time.monotonic() < end:
         if proc.poll() is not None:
+            said = (Path(temp_dir) / "ray-start.log").read_text()[-3000:]    # read before stop() removes temp_dir
             cluster.stop()
-            raise RuntimeError(f"ray start exited {proc.returncode}: {(Path(temp_dir) / 'ray-start.log').read_text()[-3000:]}")
+            raise RuntimeError(f"ray start exited {proc.returncode}: {said}")
         try:
             _get(f"{cluster.dashboard}/api/version", timeout=5)
             return cluster

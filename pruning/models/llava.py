@@ -20,7 +20,7 @@ from pruning.models import pipeline
 from pruning.models.decoder_loop import DecoderLoop, Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
 from pruning.models.families import FAMILIES, model_spec
-from pruning.models.media import check_images, check_media, render_prompt, sample_key_tensor  # noqa: F401
+from pruning.models.media import check_media, content_key, render_prompt, sample_key_tensor
 from pruning.models.sequence import Batch
 from pruning.models.timing import PhaseTimer
 from pruning.models.vision_attention import encode_clip
@@ -97,8 +97,10 @@ class Llava:
             px = px.to(self.device, self.dtype)  # (B, 3, 336, 336)
             sig = encode_clip(self.model.model.vision_tower, px, self.config.vision_feature_layer)
             projected = self.model.model.multi_modal_projector(sig["features"])  # (B, N, D) LLM-input embeddings
+        content = torch.tensor([content_key(im) for im in images], dtype=torch.int64, device=self.device)  # (B,)
         return VisionTokens(features=sig["features"], attention=sig["attention"], keys=sig["keys"], cls=sig["cls"],
                             projected=projected, last_attention=sig["last_attention"], last_keys=sig["last_keys"],
+                            content_keys=content,
                             extra={"num_heads": sig["num_heads"], "vision_seconds": timer.seconds()["vision"]})
 
     # ---------------------------------------------------------------- prompts

@@ -59,6 +59,17 @@ def render_prompt(tokenizer, chat_template: str, question: Any, kind: str = "ima
                                          tokenize=False)
 
 
+def content_key(image) -> int:
+    """A PIL image (or a video: a list of frames) -> int64 key from a stable 64-bit hash of its mode, size and
+    pixels: the `random` strategy's seed when no sample ids are given, so a sample draws the same tokens in
+    any batch."""
+    h = hashlib.blake2b(digest_size=8)
+    for im in image if isinstance(image, (list, tuple)) else [image]:
+        h.update(f"{im.mode}:{im.size[0]}x{im.size[1]}:".encode())
+        h.update(im.tobytes())
+    return int.from_bytes(h.digest(), "little", signed=True)
+
+
 def sample_key_tensor(keys: list | None, batch: int, device) -> torch.Tensor | None:
     """Sample ids -> (B,) int64 keys for seeded strategies (random): ints as they are, anything else by a
     stable 64-bit hash of its str (same on every worker, unlike Python's hash())."""

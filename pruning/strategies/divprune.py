@@ -10,9 +10,11 @@ k = T when a budget is given (T >= N keeps all), else k = max(1, round(ratio * N
 published). Ties go to the lowest index. Output: `indices` (B, k) ascending, no merged tokens;
 Selection.space names the space the distances were computed in (indices are the same either way).
 
-Differences from the released loop, in cases it does not handle: distances in (at least) float32; an already
-selected token is never picked again (the released loop can, when every remaining distance is
-<= the float noise of 1 - cos(x, x)).
+Differences from the released DivPrune and its caller (docs/ALGORITHMS.md): per sample (the caller selects on
+batch element 0 at a hard-coded 35-token offset and applies it to the whole batch); distances in (at least)
+float32 (released: the model's dtype); the first pick masks the diagonal (released: each column's second-smallest
+distance); an already selected token is never picked again (the released loop can, when every remaining
+distance is <= the float noise of 1 - cos(x, x)); k >= 1.
 """
 from __future__ import annotations
 

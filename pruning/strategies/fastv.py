@@ -7,7 +7,9 @@ only the ranking: the adapter (pruning/models) computes that attention row, gath
 hidden states, keeps their original position ids and rebuilds the mask.
 
 Ranking is PER SAMPLE. The reference averages heads with `torch.mean(attn, dim=1)[0]` and so ranks
-every batch element by batch element 0's attention, a bug with batches > 1.
+every batch element by batch element 0's attention, a bug with batches > 1. Other differences (the
+adapter's side: image span from the image token id, one ranking at prefill with a KV cache, float32
+attention row) are listed in docs/ALGORITHMS.md.
 
 Kept count: an absolute budget T when given (min(T, N_img)); otherwise FastV's prune ratio,
 round(N_img * (1 - ratio)) (Python round); with neither, every image token is kept.

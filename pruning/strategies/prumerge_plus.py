@@ -16,14 +16,20 @@ token is the a-weighted sum of all tokens not kept. Real count per sample = kept
 Budget: the published method is adaptive and takes no T, so T < N is ignored (the count is the
 data's); T >= N keeps all N patches unmerged, like every strategy. Counts differ across the batch,
 so outputs are padded: `tokens` (B, L, C) with L = max count, sample b's real tokens are
-tokens[b, :lengths[b]] (merged kept tokens in raster order, then the summary token), zeros after;
-`indices` (B, L-1) ascending kept patch indices, sample b's are indices[b, :lengths[b]-1], padded with
+tokens[b, :lengths[b]], zeros after, in the released order, which is the order the LLM receives them:
+the outliers by descending attention (its topk), then the spatial patches that are not outliers,
+ascending, then the summary token. `indices` (B, L-1) are the same kept patches ascending (the public
+convention; they do not follow the token order), sample b's are indices[b, :lengths[b]-1], padded with
 N (one past the last patch). `lengths` (B,) is the real count going to the LLM.
 
-Differences from the released code: quartiles and the spatial set are per sample (the released code
-flattens the batch); tokens are in raster order (released: outliers by attention, then spatial); with
-no outlier (flat attention; the released code divides by zero) s = N // 3; fewer than 32 other tokens
-(N <= 32) merge all of them.
+Differences from the released code (token_prune_merge_advanced_plus, docs/ALGORITHMS.md): quartiles and the
+spatial set are per sample (the released code takes the outlier ratio over the flattened batch and
+cannot concatenate its spatial row for B > 1); counts in exact integers, n_out and N // n_out (its
+int(N * ratio) and int(1 / ratio) round off for some N other than 576, e.g. N = 49 with one outlier
+keeps none); no outlier (flat attention; the released int(1 / ratio) divides by zero): s = N // 3; more
+than N / 3 outliers (its arange step is 0 and raises): s = 1; fewer than 32 other tokens (N <= 32; its
+topk raises): all of them merge; key similarities in at least float32 (released: the model's dtype);
+attention ties broken by position (released: topk's order).
 """
 from __future__ import annotations
 
@@ -77,14 +83,18 @@ class PruMergePlus:
         a = tokens.last_attention  # (B, N)
 
         outlier = iqr_outliers(a)  # (B, N) on the attention as given, before any cast
-        a = a.to(Z.dtype)
         kept = outlier | spatial_mask(outlier.sum(-1), N)  # (B, N)
         n_kept = kept.sum(-1)  # (B,)
         L = int(n_kept.max())
-        # Kept patches first, in raster order; rows past a sample's own count are padding.
-        order = (~kept).to(torch.int8).argsort(dim=-1, stable=True)[:, :L]  # (B, L)
-        valid = torch.arange(L, device=Z.device) < n_kept.unsqueeze(-1)  # (B, L)
+        valid = torch.arange(L, device=Z.device) < n_kept.unsqueeze(-1)  # (B, L) rows past a sample's count pad
+        # The released order: outliers by descending attention (ties to the lower index), then the other
+        # spatial patches ascending, then (below) the summary token. One int64 sort key per patch.
+        j = torch.arange(N, device=Z.device)  # (N,)
+        rank = a.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1)  # (B, N) attention rank
+        key = torch.where(outlier, rank, torch.where(kept, N + j, 2 * N + j))  # (B, N)
+        order = key.argsort(dim=-1)[:, :L]  # (B, L) kept patches in the LLM's order
         idx = order.where(valid, torch.zeros_like(order))  # (B, L) safe gather index
+        a = a.to(Z.dtype)
 
         K = tokens.last_keys
         K = F.normalize(K.to(torch.promote_types(K.dtype, torch.float32)), dim=-1)  # (B, N, C) at least float32
@@ -98,5 +108,6 @@ class PruMergePlus:
 
         out = torch.cat([merged.masked_fill(~valid.unsqueeze(-1), 0), torch.zeros(B, 1, C, dtype=Z.dtype, device=Z.device)], dim=1)
         out[torch.arange(B, device=Z.device), n_kept] = summary.squeeze(1)  # (B, L+1, C) summary after the kept
-        indices = order.where(valid, torch.full_like(order, N))  # (B, L)
+        raster = (~kept).to(torch.int8).argsort(dim=-1, stable=True)[:, :L]  # (B, L) kept patches ascending
+        indices = raster.where(valid, torch.full_like(raster, N))  # (B, L)
         return Selection(indices=indices, tokens=out, space="vision", lengths=n_kept + 1)

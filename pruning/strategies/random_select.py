@@ -4,9 +4,10 @@ A control every sweep should include (UniPruneBench, VTC-Bench find it strong). 
 a pseudo-random score from an integer hash (SplitMix64, Steele et al. 2014) of
 (seed, sample key, T, token index) and the T highest scores are kept: a uniformly random
 T-subset, batched, with no generator state, identical on every device and for any batch
-composition. Sample keys come from `tokens.sample_keys` ((B,) int64, filled by the
-adapter from sample ids); without them the row index is used, which makes the draw depend on
-the sample's position in the batch.
+composition. The sample key is, in this order: `tokens.sample_keys` ((B,) int64, the adapter's
+from sample ids when the caller gives them); `tokens.content_keys` ((B,) int64, the adapter's hash
+of each image's pixels); else a hash of each sample's own feature bits (`feature_keys`). Never the
+row index: a sample draws the same tokens at any batch position.
 """
 from __future__ import annotations
 
@@ -52,6 +53,21 @@ def token_scores(seed: int, sample_keys: torch.Tensor, budget: int, n_tokens: in
     return splitmix64(h.unsqueeze(1) ^ token)  # (B, N)
 
 
+def feature_keys(features: torch.Tensor) -> torch.Tensor:
+    """features (B, N, C) -> (B,) int64: a hash of each sample's feature bits (on device, no host sync).
+
+    Each element's bit pattern is mixed with its position and the mixes are summed (wrapping), so the key
+    depends on the sample's values and their order only, not on the rest of the batch."""
+    B = features.shape[0]
+    x = features.reshape(B, -1)  # (B, N*C)
+    if x.dtype.is_floating_point or x.dtype == torch.bool:
+        bits = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[x.element_size()]
+        x = x.contiguous().view(bits)
+    x = x.to(torch.int64)  # (B, N*C) the bit patterns
+    pos = splitmix64(torch.arange(x.shape[1], dtype=torch.int64, device=x.device))  # (N*C,)
+    return splitmix64(splitmix64(x ^ pos).sum(dim=-1))  # (B,)
+
+
 @dataclass(frozen=True)
 class RandomSelect:
     seed: int = 0
@@ -67,12 +83,12 @@ class RandomSelect:
         device = tokens.features.device
         if budget >= N:
             return Selection(indices=torch.arange(N, device=device).expand(B, N).contiguous())
-        keys = tokens.sample_keys
-        if keys is None:
-            keys = torch.arange(B, device=device)
+        name = next((k for k in ("sample_keys", "content_keys") if getattr(tokens, k) is not None), None)
+        keys = getattr(tokens, name) if name else feature_keys(tokens.features)
         keys = torch.as_tensor(keys, dtype=torch.int64, device=device)
         if keys.shape != (B,):
-            raise ValueError(f"RandomSelect: VisionTokens.sample_keys must be (B,) = ({B},), got {tuple(keys.shape)}")
+            raise ValueError(f"RandomSelect: tokens.extra[{name!r}] (VisionTokens.{name}) must be (B,) = ({B},), "
+                             f"got {tuple(keys.shape)}")
         scores = token_scores(self.seed, keys, budget, N)  # (B, N)
         top = scores.argsort(dim=-1, descending=True, stable=True)[:, :budget]  # (B, T)
         return Selection(indices=top.sort(dim=-1).values)

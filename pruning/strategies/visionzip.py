@@ -17,6 +17,11 @@ states assigned to it (assignment by cosine of keys; a target with nothing assig
 `indices` (B, T-1) ascending: the patches whose own hidden state is in the output, the D-1 dominant
 patches and the Cn targets ([CLS] has no patch index). num_kept = T. T >= N keeps all N patches
 unmerged (no [CLS]), like keep_all.
+
+Differences from the released CLIPVisionTower_VisionZip.forward (docs/ALGORITHMS.md): Cn = 0 (T <= 3 by the
+split, or contextual=0) gives the D dominant tokens alone (the released `R // contextual_num` divides by zero);
+key similarities in at least float32 (released: the model's dtype); ranking by the head-mean (released: sum,
+same order) with ties to the lower index.
 """
 from __future__ import annotations
 

@@ -2,11 +2,13 @@
 Token Pruning in VLMs", ICCV 2025; github.com/Theia-4869/VisPruner): keep int(T*r) tokens by
 [CLS] attention, fill the rest of the budget with diverse ones by iterative duplicate removal.
 
-Semantics: reference/ALGORITHMS.md. Differences from the released `encode_images` loop, all
-result-preserving where the released loop runs:
-- k = min(8, R - n_div, len(evens)) (the released loop has no len(evens) term and fails on
-  some shapes, e.g. r = 1 or a batch of more than one image); dropping min(k, len(evens))
-  evens is exactly what `argsort()[k:]` does when k > len(evens), so results are identical.
+Semantics: reference/ALGORITHMS.md. Differences from the released `encode_images` loop (main @
+d7da3a3), all result-preserving where the released loop runs correctly (batches and r = 1 included):
+- k = min(8, R - n_div, len(evens)) with len(evens) = ceil(R / 2). The released loop indexes its
+  kept evens with an expand to R // 2 - k columns, so it raises on an odd R (IndexError, e.g.
+  T=63, r=0.5: R0 = 545) and when k > R // 2 (a negative expand, small n_div at the last
+  rounds), and with odd R and k = R // 2 it broadcasts the one kept even away (T - 1 tokens, or
+  a different set after later rounds). Here every shape returns exactly T.
 - Cosine similarity among the residual tokens is computed ONCE per call as a (B, R0, R0)
   matrix and each round gathers its (evens x odds) block from it, instead of recomputing
   U[evens] @ U[odds].T every round. The rounds remove <= 8 tokens each, so the released

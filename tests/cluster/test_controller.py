@@ -25,7 +25,7 @@ def test_failed_unit_retried_elsewhere_then_quarantined(ray_cluster, tmp_path):
     cfg = parse_config({"models": ["tiny-llava"], "benchmarks": [{"name": "shapes", "lite": 2}],
                         "grid": [{"strategy": "vispruner", "budget": 16, "ratio": 0.5}], "controls": False,
                         "shard_size": 1, "retries": 1, "replicas": {"count": 2},
-                        "generation": {"max_new_tokens": 2, "batch_size": 2}}, gpus_present=False)
+                        "generation": {"max_new_tokens": 2, "batch_size": 2}})
     prep = prepare(cfg)
     good, bad = prep.units
     # T=0 is not a budget: PrunePlan refuses it inside Replica.run, so this unit fails on every replica

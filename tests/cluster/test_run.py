@@ -17,7 +17,7 @@ def test_run_sweep_runs_then_resumes_without_ray(ray_cluster, tmp_path):
                         "grid": [{"strategy": "vispruner", "budget": 16, "ratio": 0.5}], "controls": False,
                         "shard_size": 2, "replicas": {"count": 1},
                         "mlflow": {"tracking_uri": f"sqlite:///{tmp_path}/mlflow.db", "experiment": "run-test"},
-                        "generation": {"max_new_tokens": 2, "batch_size": 2}}, gpus_present=False)
+                        "generation": {"max_new_tokens": 2, "batch_size": 2}})
     try:
         run = run_sweep(cfg, str(tmp_path / "store"), "sw", address=ray_cluster.gcs, progress=False)
         assert run.ray_target and run.stats["committed"] == 2 and run.stats["quarantined"] == 0

@@ -34,7 +34,7 @@ def test_hung_unit_restarts_its_replica_and_is_retried_elsewhere(ray_cluster, tm
     cfg = parse_config({"models": ["tiny-llava"], "benchmarks": [{"name": "shapes", "lite": 3}],
                         "grid": [{"strategy": "vispruner", "budget": 16, "ratio": 0.5}], "controls": False,
                         "shard_size": 1, "retries": 1, "unit_timeout_s": 20, "replicas": {"count": 2},
-                        "generation": {"max_new_tokens": 2, "batch_size": 1}}, gpus_present=False)
+                        "generation": {"max_new_tokens": 2, "batch_size": 1}})
     prep = prepare(cfg)
     stall = prep.units[0].unit_id
     store = SweepStore.open(str(tmp_path), "sw")
@@ -72,4 +72,4 @@ def test_unit_timeout_must_be_positive():
 
     with pytest.raises(ConfigError, match=r"unit_timeout_s: must be a number of seconds > 0"):
         parse_config({"models": ["tiny-llava"], "benchmarks": ["shapes"], "grid": [{"strategy": "keep_all"}],
-                      "unit_timeout_s": 0}, gpus_present=False)
+                      "unit_timeout_s": 0})

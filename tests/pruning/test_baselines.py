@@ -104,9 +104,50 @@ def test_random_reproducible_and_keyed_by_sample_not_row():
     assert not torch.equal(a[0], a[1])
     c = RandomSelect(seed=5).select(tokens, 65).indices
     assert len(set(c[0].tolist()) & set(a[0].tolist())) < 40  # ~64*65/576 ~ 7 expected in common
-    # without sample_keys the row index is the key
-    plain = RandomSelect(seed=5).select(make_tokens(2, 576), 64).indices
-    assert torch.equal(plain, RandomSelect(seed=5).select(make_tokens(2, 576, keys=[0, 1]), 64).indices)
+    # content keys (the adapter's image hashes) stand in for sample ids, with the same draw for the same key
+    t = make_tokens(2, 576)
+    t.extra["content_keys"] = torch.tensor([44, 11])
+    assert torch.equal(RandomSelect(seed=5).select(t, 64).indices, b)
+
+
+def feature_key_plain(row: torch.Tensor) -> int:
+    """feature_keys for one float32 sample, in Python ints: sum over i of mix(bits_i ^ mix(i)), then mix."""
+    import struct
+
+    M = (1 << 64) - 1
+    vals = row.flatten().tolist()
+    total = 0
+    for i, v in enumerate(vals):
+        bits = struct.unpack("<i", struct.pack("<f", v))[0] & M  # the int32 bit pattern, sign-extended to 64
+        total = (total + splitmix64_plain(bits ^ splitmix64_plain(i))) & M
+    key = splitmix64_plain(total)
+    return key - (1 << 64) if key >= 1 << 63 else key
+
+
+def test_random_without_keys_is_keyed_by_content_not_row():
+    from pruning.strategies.random_select import feature_keys
+
+    tokens = make_tokens(4, 36, C=4, seed=9)
+    keys = feature_keys(tokens.features)
+    assert keys.tolist() == [feature_key_plain(tokens.features[b]) for b in range(4)]
+    s = RandomSelect(seed=5)
+    batched = s.select(tokens, 9).indices
+    for b in range(4):  # per sample, and at another batch position, the same draw
+        assert torch.equal(s.select(tokens.take([b]), 9).indices[0], batched[b])
+    perm = s.select(tokens.take([3, 1, 0, 2]), 9).indices
+    assert torch.equal(perm, batched[[3, 1, 0, 2]])
+    # identical content at two positions draws identically; different content differently
+    twin = tokens.take([2, 2])
+    assert torch.equal(s.select(twin, 9).indices[0], s.select(twin, 9).indices[1])
+    assert len({tuple(r) for r in batched.tolist()}) == 4
+    # one changed value changes the key (and the order of values matters, not only their multiset)
+    changed = tokens.features[:1].clone()
+    changed[0, 5, 1] += 1e-3
+    assert feature_keys(changed)[0] != keys[0]
+    assert feature_keys(tokens.features[:1].flip(1))[0] != keys[0]
+    # an explicit sample key still wins over content
+    keyed = make_tokens(1, 36, C=4, seed=9, keys=[123])
+    assert torch.equal(s.select(keyed, 9).indices, s.select(make_tokens(1, 36, C=4, seed=1, keys=[123]), 9).indices)
 
 
 def test_random_known_values_are_pinned():

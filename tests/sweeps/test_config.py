@@ -16,7 +16,7 @@ def write(tmp_path, text):
 
 def errors_of(data, **kw):
     with pytest.raises(ConfigError) as exc:
-        parse_config(data, gpus_present=False, **kw)
+        parse_config(data, **kw)
     return exc.value.errors
 
 
@@ -37,27 +37,28 @@ def test_valid_config_expands_grid_and_controls(tmp_path):
         replicas: {count: 2}
         mlflow: {experiment: demo}
         """)
-    cfg = load_config(p, gpus_present=False)
+    cfg = load_config(p)
     vis = [(g.budget, g.params) for g in cfg.grid if g.strategy == "vispruner"]
     assert vis == [(144, (("ratio", 0.5),)), (144, (("ratio", 0.75),)), (64, (("ratio", 0.5),)), (64, (("ratio", 0.75),))]
     # controls: keep_all once, random + spatial at each budget present (144, 64)
     ctrl = [(g.strategy, g.budget) for g in cfg.grid if g.strategy != "vispruner"]
     assert ctrl == [("keep_all", None), ("random", 144), ("spatial", 144), ("random", 64), ("spatial", 64)]
     assert cfg.name == "sweep" and cfg.shard_size == 4 and cfg.replicas.count == 2
-    assert cfg.replicas.num_gpus == 0.0                      # no GPU here -> 0 per replica
-    assert parse_config(base(), gpus_present=True).replicas.num_gpus == 1.0
+    assert cfg.replicas.num_gpus is None                     # unset: decided on the cluster, not from this machine
+    assert parse_config(base(replicas={"num_gpus": 0})).replicas.num_gpus == 0.0     # explicit values are kept
+    assert parse_config(base(replicas={"num_gpus": 0.5})).replicas.num_gpus == 0.5
     assert cfg.benchmarks[0].lite == 8 and cfg.mlflow.experiment == "demo"
     # the sweep id is a function of content, not of replicas/store
-    same = load_config(p, gpus_present=False)
+    same = load_config(p)
     assert same.default_sweep_id() == cfg.default_sweep_id()
-    other = parse_config({**cfg.raw, "replicas": {"count": 5}}, default_name="sweep", gpus_present=False)
+    other = parse_config({**cfg.raw, "replicas": {"count": 5}}, default_name="sweep")
     assert other.default_sweep_id() == cfg.default_sweep_id()
-    changed = parse_config({**cfg.raw, "shard_size": 8}, default_name="sweep", gpus_present=False)
+    changed = parse_config({**cfg.raw, "shard_size": 8}, default_name="sweep")
     assert changed.default_sweep_id() != cfg.default_sweep_id()
 
 
 def test_controls_false_and_dedup():
-    cfg = parse_config(base(), gpus_present=False)
+    cfg = parse_config(base())
     assert {g.strategy for g in cfg.grid} == {"vispruner"}
     grid = with_controls([GridEntry("random", 64), GridEntry("keep_all", None)])
     assert grid == [GridEntry("keep_all", None), GridEntry("random", 64), GridEntry("spatial", 64)]
@@ -110,7 +111,7 @@ def test_model_family_support_and_missing_data(tmp_path):
     assert any(e.startswith("grid[0].strategy: model 'Qwen/Qwen2.5-VL-7B-Instruct' (qwen2_5_vl) cannot run 'visionzip'")
                for e in errs)
     assert any(e.startswith("benchmarks[0].source: local data path") and "does not exist" in e for e in errs)
-    ok = parse_config(base(benchmarks=[{"name": "shapes", "source": str(tmp_path)}]), gpus_present=False)
+    ok = parse_config(base(benchmarks=[{"name": "shapes", "source": str(tmp_path)}]))
     assert ok.benchmarks[0].source == str(tmp_path)
 
 
@@ -122,7 +123,7 @@ def test_errors_are_reported_together_before_anything_starts(tmp_path):
         replicas: {count: 0}
         """)
     with pytest.raises(ConfigError) as exc:
-        load_config(p, gpus_present=False)
+        load_config(p)
     msg = str(exc.value)
     for key in ("models[0]", "benchmarks[0].name", "grid[0].ratio", "replicas.count"):
         assert f"  - {key}:" in msg
@@ -141,8 +142,7 @@ def test_decoder_strategy_budgets_and_layers_checked_against_the_model():
     assert len(errs) == 3
     # the paper's defaults fit LLaVA-1.5-7B's 32 layers
     ok = parse_config(base(models=["llava-hf/llava-1.5-7b-hf"], grid=[{"strategy": "sparsevlm", "budget": [192, 64]},
-                                                                      {"strategy": "fastv", "budget": 64, "layer": 2}]),
-                      gpus_present=False)
+                                                                      {"strategy": "fastv", "budget": 64, "layer": 2}]))
     assert [g.strategy for g in ok.grid] == ["sparsevlm", "sparsevlm", "fastv"]
 
 
@@ -165,7 +165,7 @@ CONFIGS = sorted((pathlib.Path(__file__).resolve().parents[2] / "sweeps" / "conf
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_every_shipped_config_validates(path):
     assert len(CONFIGS) >= 3                        # demo, paper grid, nightly lite
-    cfg = load_config(path, gpus_present=True)
+    cfg = load_config(path)
     assert cfg.grid and cfg.models and cfg.benchmarks
     first = path.read_text().splitlines()[0]        # STYLE.md: a config's first line is the command that runs it
     assert first.startswith("# ") and "jobs/" in first

@@ -14,7 +14,7 @@ def cfg(**over):
     d = {"models": ["tiny-llava", "llava-hf/llava-1.5-7b-hf"], "benchmarks": ["shapes", {"name": "pope", "lite": 3}],
          "grid": [{"strategy": "vispruner", "budget": [64, 32], "ratio": [0.5, 0.75]}], "shard_size": 4}
     d.update(over)
-    return parse_config(d, gpus_present=False)
+    return parse_config(d)
 
 
 def test_point_ids_and_run_names():
@@ -70,8 +70,7 @@ def test_sequence_valued_param_is_one_grid_value_and_round_trips():
     from sweeps.grid import GridPoint, grid_points
 
     cfg = parse_config({"models": ["tiny-llava"], "benchmarks": ["shapes"], "controls": False,
-                        "grid": [{"strategy": "sparsevlm", "budget": [64, 128], "layers": [[1, 3, 5]]}]},
-                       gpus_present=False)
+                        "grid": [{"strategy": "sparsevlm", "budget": [64, 128], "layers": [[1, 3, 5]]}]})
     points = grid_points(cfg)
     assert [p.point_id for p in points] == ["sparsevlm/T64/layers=1,3,5", "sparsevlm/T128/layers=1,3,5"]
     assert points[0].plan.params == {"layers": (1, 3, 5)}

@@ -11,8 +11,7 @@ def _cfg(tmp_path, rows):
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return parse_config({"models": ["tiny-llava"], "controls": False, "shard_size": 2,
                          "benchmarks": [{"name": "gqa", "source": str(tmp_path)}],
-                         "grid": [{"strategy": "keep_all"}, {"strategy": "vispruner", "budget": 64, "ratio": 0.5}]},
-                        gpus_present=False)
+                         "grid": [{"strategy": "keep_all"}, {"strategy": "vispruner", "budget": 64, "ratio": 0.5}]})
 
 
 def test_units_carry_every_grid_point_and_cover_each_sample_once(tmp_path):

@@ -25,7 +25,7 @@ def tiny_dir(tmp_path_factory):
 def vlm(tiny_dir):
     from pruning.models import load_vlm
 
-    return load_vlm("tiny-llava")
+    return load_vlm("tiny-llava", device="cpu")   # fp32 on CPU even where CUDA exists: tests assert fp32 bytes
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from tests.pruning.models.images import QUESTIONS, make_images
 def test_local_saved_path_loads_and_matches(vlm, vision, tmp_path):
     vlm.model.save_pretrained(tmp_path / "m")
     vlm.processor.save_pretrained(tmp_path / "m")
-    other = load_vlm(str(tmp_path / "m"))
+    other = load_vlm(str(tmp_path / "m"), device="cpu")
     assert isinstance(other, Llava) and other.num_visual_tokens == 576 and other.text_config.num_hidden_layers == 8
     plan = PrunePlan("vispruner", 32, {"ratio": 0.5})
     a = vlm.generate(QUESTIONS[:2], plan, vision=vision.take([0, 1]), max_new_tokens=4)
@@ -114,7 +114,7 @@ def test_outputs_fill_every_field(vlm, vision):
     assert out.flops == prefill_flops(vlm.text_config, 576, out.n_text, prune_layer=2, n_visual_after=144)
     assert out.kv_bytes == kv_cache_bytes(vlm.text_config, 576, 4, prune_layer=2, n_visual_after=144)
     assert all(out.timings[k] >= 0 for k in ("vision", "select", "prefill", "decode"))
-    assert isinstance(out.text, str) and out.peak_mem_bytes is None and not torch.cuda.is_available()
+    assert isinstance(out.text, str) and out.peak_mem_bytes is None   # CPU fixture: no CUDA peak memory
 
 
 def test_7b_shaped_model_has_llava15_7b_shapes():
