@@ -111,7 +111,16 @@ class PrunePlan:
         parts += [f"r{v}" if k == "ratio" else f"{k}={_fmt(v)}" for k, v in self.params.items()]
         return "/".join(parts)
 
-    label = point_id = key  # the names the adapter tests and the results store used for the same key
+    point_id = key  # the results store's column name for the key
+
+    @property
+    def label(self) -> str:
+        """Short display form for tables and logs, strategy/T/r ("fastv/T64"); not a key (it drops other
+        parameters): results are filed under `key`."""
+        parts = [self.strategy, "Tall" if self.budget is None else f"T{self.budget}"]
+        if self.ratio is not None:
+            parts.append(f"r{self.params['ratio']}")
+        return "/".join(parts)
 
     @property
     def plan(self) -> "PrunePlan":  # a grid point is its plan (sweeps.grid.GridPoint is this class)

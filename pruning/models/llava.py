@@ -93,7 +93,7 @@ class Llava:
         _, images = check_media(images, frozenset({"image"}))
         timer = PhaseTimer(self.device)
         with timer.phase("vision"):
-            px = self.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+            px = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
             px = px.to(self.device, self.dtype)  # (B, 3, 336, 336)
             sig = encode_clip(self.model.model.vision_tower, px, self.config.vision_feature_layer)
             projected = self.model.model.multi_modal_projector(sig["features"])  # (B, N, D) LLM-input embeddings

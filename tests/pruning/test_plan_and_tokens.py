@@ -13,6 +13,7 @@ def test_plan_key_is_one_format_and_plans_hash_by_content():
     p = PrunePlan("vispruner", 64, {"ratio": 0.75})
     assert p.key == p.label == p.point_id == "vispruner/T64/r0.75"
     assert PrunePlan("fastv", 64, {"layer": 2}).key == "fastv/T64/layer=2"
+    assert PrunePlan("fastv", 64, {"layer": 2}).label == "fastv/T64"      # display only, never a key
     assert PrunePlan("sparsevlm", 64, {"layers": [1, 3, 5]}).key == "sparsevlm/T64/layers=1,3,5"
     assert PrunePlan("keep_all").key == "keep_all/Tall"
     # parameter order, pairs vs mapping and list vs tuple do not make a different point
