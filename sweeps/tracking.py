@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pyarrow as pa
 
-from sweeps.grid import GridPoint
+from pruning.plan import PrunePlan
 from sweeps.point_metrics import PointSummary, keep_all_of, parse_scores, relative_pct, summarize_rows
 from sweeps.store import SweepStore, local_path
 
@@ -232,7 +232,7 @@ class Tracker:
                                                if v is not None and np.isfinite(v)])
         self.last_step[run_id] = step
 
-    def _child(self, model: str, benchmark: str, point: GridPoint) -> str:
+    def _child(self, model: str, benchmark: str, point: PrunePlan) -> str:
         key = f"{model}|{benchmark}|{point.point_id}"
         if key not in self.children:
             tags = {"sweep_id": self.sweep_id, "vissweep.role": CHILD, "point_key": key, "model": model,
@@ -284,7 +284,7 @@ class Tracker:
             rel = relative_pct(summaries[pid], base)           # % of the unpruned model, same samples
             if np.isfinite(rel):
                 m["rel_pct"] = rel
-            point = GridPoint.from_dict({"strategy": t["strategy"][0].as_py(), "budget": t["budget"][0].as_py(),
+            point = PrunePlan.from_dict({"strategy": t["strategy"][0].as_py(), "budget": t["budget"][0].as_py(),
                                          "params": json.loads(t["params"][0].as_py() or "{}")})
             self._log_metrics(self._child(model, bench, point), m, step)
         total = sum(self.done.values())
