@@ -6,10 +6,13 @@ Row: id, imageId, question, answer, fullAnswer, isBalanced, groups, entailed, eq
      types {structural, semantic, detailed}, annotations, semantic, semanticStr.
 A staged / local copy carries the joined `image` column (or an image path; else images/<imageId>.jpg).
 Score: LLaVA's convert_gqa_for_eval: prediction stripped, trailing "." removed, lower-cased; exact
-match against the lower-cased answer. Category: types.structural (verify/query/choose/logical/compare).
+match against the lower-cased answer. rule="lmms_eval" (gqa.yaml: exact_match, ignore_case,
+ignore_punctuation): the reply stripped, both sides lower-cased and every string.punctuation character
+deleted, then equal ("Yes!" matches "yes"; the answer itself is not stripped). Category: types.structural (verify/query/choose/logical/compare).
 """
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -21,8 +24,16 @@ from sweeps.benchmarks.vqav2 import SHORT_ANSWER
 IMAGES_CONFIG = "testdev_balanced_images"
 
 
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
 def gqa_answer(prediction: str) -> str:
     return prediction.strip().rstrip(".").lower()
+
+
+def lmms_exact(text: str) -> str:
+    """One side of lmms-eval's exact_match(ignore_case, ignore_punctuation); numpy's str arrays drop trailing NULs."""
+    return text.rstrip("\x00").lower().translate(_NO_PUNCTUATION).rstrip("\x00")
 
 
 class GQA(HubBenchmark):
@@ -65,11 +76,15 @@ class GQA(HubBenchmark):
         return f"{sample.question}{SHORT_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
-        answer = gqa_answer(prediction)
-        return {"score": float(answer == str(sample.answer).strip().lower()), "answer": answer,
-                "category": sample.meta.get("category")}
+        if self.rule == "lmms_eval":
+            answer = lmms_exact(prediction.strip())
+            right = answer == lmms_exact(str(sample.answer))
+        else:
+            answer = gqa_answer(prediction)
+            right = answer == str(sample.answer).strip().lower()
+        return {"score": float(right), "answer": answer, "category": sample.meta.get("category"), "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

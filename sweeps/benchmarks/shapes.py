@@ -144,7 +144,8 @@ class Shapes(HubBenchmark):
     id_column: ClassVar[str] = "id"
     category_column: ClassVar[str | None] = "category"
 
-    def __init__(self, seed: int = 0, n: int = 64):
+    def __init__(self, seed: int = 0, n: int = 64, rule: str = "llava"):
+        super().__init__(rule)          # synthetic, no harness of its own: the same under every rule
         self.seed, self.n = seed, n
 
     def rows(self, source=None, split=None, limit=None):
@@ -165,12 +166,12 @@ class Shapes(HubBenchmark):
         return f"{sample.question}{SHORT_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return {**err, "type": sample.meta.get("category"), "quadrant": sample.meta.get("quadrant")}
         pred, gold = shapes_answer(prediction), shapes_answer(sample.answer)
         right = pred == gold or pred.startswith(gold + " ")
         return {"score": float(right), "answer": pred, "category": sample.meta["category"],
-                "type": sample.meta["category"], "quadrant": sample.meta["quadrant"]}
+                "type": sample.meta["category"], "quadrant": sample.meta["quadrant"], "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)
