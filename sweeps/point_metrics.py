@@ -45,14 +45,14 @@ class PointSummary:
         return self.metrics.get(self.primary_metric, float("nan"))
 
 
-def _benchmark(name: str):
-    """The registered benchmark, or None where the registry does not know it."""
+def _benchmark(name: str, rule: str = "llava"):
+    """The registered benchmark under the rows' scoring rule, or None where the registry does not know it."""
     try:
         from sweeps.benchmarks import get_benchmark
     except ImportError:
         return None
     try:
-        return get_benchmark(name)
+        return get_benchmark(name, rule=rule)
     except (KeyError, ValueError):
         return None
 
@@ -66,7 +66,9 @@ def parse_scores(raw: str | None, score: float | None) -> dict[str, Any]:
 
 def aggregate(benchmark: str, scores: list[dict[str, Any]], score_col: list[float | None]) -> tuple[dict[str, float], str, str]:
     """(metrics, primary_metric, source) for one point."""
-    bench = _benchmark(benchmark)
+    from sweeps.benchmarks.rules import rules_of
+
+    bench = _benchmark(benchmark, rules_of(scores)[0])     # the primary rule the rows were scored under
     if bench is not None:
         return {k: float(v) for k, v in bench.aggregate(scores).items()}, bench.primary_metric, "aggregate"
     vals = [0.0 if s is None else float(s) for s in score_col]
