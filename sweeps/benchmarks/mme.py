@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sweeps.benchmarks.base import Sample
+from sweeps.benchmarks.lite import DEFAULT_SEED
 from sweeps.benchmarks.loading import HubBenchmark, RowError, required
 from sweeps.benchmarks.scoring import error_score, split_errors
 from sweeps.benchmarks.vqav2 import SHORT_ANSWER
@@ -76,8 +77,8 @@ class MME(HubBenchmark):
     def row_group(self, row: dict[str, Any], position: int) -> str:
         return f"{row.get('category')}/{row.get('question_id')}"
 
-    def load(self, source=None, split=None, limit=None) -> list[Sample]:
-        rows, root = self.rows(source, split, limit)
+    def load(self, source=None, split=None, limit=None, seed=DEFAULT_SEED) -> list[Sample]:
+        rows, root = self.sampled_rows(source, split, limit, seed)
         seen: dict[str, int] = defaultdict(int)
         samples = []
         for i, row in enumerate(rows):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sweeps.benchmarks.base import Sample
+from sweeps.benchmarks.lite import DEFAULT_SEED
 from sweeps.benchmarks.loading import HubBenchmark, RowError, required
 from sweeps.benchmarks.scoring import error_score, mean, mean_by, split_errors
 from sweeps.benchmarks.vqa_normalize import NUMBER_WORDS
@@ -147,6 +148,11 @@ class Shapes(HubBenchmark):
     def __init__(self, seed: int = 0, n: int = 64, rule: str = "llava"):
         super().__init__(rule)          # synthetic, no harness of its own: the same under every rule
         self.seed, self.n = seed, n
+
+    def sampled_rows(self, source=None, split=None, limit=None, seed=DEFAULT_SEED):
+        if source in (None, "generate"):       # generated from self.seed: `limit` samples, already a random draw
+            return self.rows(source, split, limit)
+        return super().sampled_rows(source, split, limit, seed)
 
     def rows(self, source=None, split=None, limit=None):
         if source in (None, "generate"):
