@@ -81,7 +81,10 @@ class WithRules:
         self.primary = benches[self.rules[0]]
 
     def __getattr__(self, name: str) -> Any:          # load, prompt, category, name, primary_metric, ...
-        return getattr(self.__dict__["primary"], name)
+        primary = self.__dict__.get("primary")
+        if primary is None:                            # during unpickling / copying, before __dict__ is set
+            raise AttributeError(name)
+        return getattr(primary, name)
 
     @property
     def rule(self) -> str:

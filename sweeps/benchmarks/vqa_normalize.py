@@ -111,7 +111,7 @@ def lmms_leave_one_out(prediction: str, answers: list[str]) -> float:
     pred = normalize(prediction.strip())
     gts = [normalize(a) for a in answers]
     accs = [min(1, float(sum(1 for j, a in enumerate(gts) if j != i and a == pred)) / 3) for i in range(len(gts))]
-    return statistics.mean(accs) if accs else 0
+    return float(statistics.mean(accs)) if accs else 0.0
 
 
 def lmms_vqav2_accuracy(prediction: str, records: list[dict]) -> float:
@@ -125,4 +125,4 @@ def lmms_vqav2_accuracy(prediction: str, records: list[dict]) -> float:
     pred = clean(prediction.strip())
     recs = [{**r, "answer": clean(r["answer"])} for r in records]
     accs = [min(1, float(sum(1 for o in recs if o != r and o["answer"] == pred)) / 3) for r in recs]
-    return statistics.mean(accs)
+    return float(statistics.mean(accs))

@@ -203,6 +203,10 @@ def test_with_rules_scores_each_rule_and_keeps_the_primary_on_top():
     assert scores[1]["rules"]["llava"]["score"] == 1.0 and rule_dict(scores[1], "llava")["pred"] == "yes"
     assert b.aggregate(scores)["accuracy"] == 0.5 and b.aggregate_rule(scores, "llava")["accuracy"] == 1.0
     assert rules_of(scores) == ["lmms_eval", "llava"]
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(b))                             # crosses processes like any benchmark
+    assert copy.rules == b.rules and copy.score(samples[1], "Yes, there is.") == scores[1]
     assert with_rules("pope", ["llava"]).rule == "llava"           # one rule: the plain benchmark
     with pytest.raises(ValueError, match="twice"):
         with_rules("pope", ["llava", "llava"])
