@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from dashboards import bias, pareto, tables
+from sweeps.benchmarks.rules import rules_of
 from sweeps.point_metrics import PointSummary, summarize
 
 
@@ -32,6 +33,7 @@ def build_report(rows: pa.Table, out_dir: str | Path, title: str) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     points = summarize(rows)
+    rules = rules_of(json.loads(s) for s in rows["scores"].to_pylist() if s)
     by_mb: dict[tuple[str, str], list[PointSummary]] = {}
     for p in points:
         by_mb.setdefault((p.model, p.benchmark), []).append(p)
@@ -42,6 +44,10 @@ def build_report(rows: pa.Table, out_dir: str | Path, title: str) -> Path:
         t = tables.paper_table(points, model)
         md_tables.append(tables.to_markdown(t))
         sections.append(tables.to_html(t))
+        if len(rules) > 1:      # scored under several rules: the same cells under each, side by side
+            t = tables.rules_table(rows, model, rules)
+            md_tables.append(tables.to_markdown(t))
+            sections.append(tables.to_html(t))
 
     figures: list[tuple[str, str]] = []             # (caption, file name)
     for (model, bench), pts in sorted(by_mb.items()):

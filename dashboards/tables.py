@@ -2,21 +2,27 @@
 
 Like the VisPruner paper's Table 1: the unpruned model ("keep_all", 100%) first, then one block per
 budget T (descending), strategies within it. Markdown and HTML renderings of the same cells.
+`rules_table` puts each benchmark under every scoring rule the rows carry side by side ("pope [llava]",
+"pope [lmms_eval]"), each against keep_all under the same rule, with one Avg Rel.% per rule: how much a
+number depends on the harness that scored it.
 """
 from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from sweeps.point_metrics import PointSummary, keep_all_of, relative_pct
+from sweeps.point_metrics import PointSummary, keep_all_of, relative_pct, summarize
+
+AVG = "Avg Rel.%"
 
 
 @dataclass
 class Table:
     model: str
     benchmarks: list[str]
-    rows: list[dict]          # {"strategy", "budget", "ratio", "cells": {bench: (acc, rel)}, "avg_rel"}
+    rows: list[dict]          # {"strategy", "budget", "ratio", "cells": {bench: (acc, rel)}, "avg_rel", "avgs": {label: avg}}
+    avg_groups: dict[str, list[str]] = field(default_factory=dict)   # Avg column label -> the benchmark columns it averages
 
 
 def _sort_key(p: PointSummary):
@@ -24,10 +30,11 @@ def _sort_key(p: PointSummary):
     return (not keep, -(p.budget or 10**9), p.strategy, p.ratio if p.ratio is not None else -1.0)
 
 
-def paper_table(points: list[PointSummary], model: str) -> Table:
+def paper_table(points: list[PointSummary], model: str, avg_groups: dict[str, list[str]] | None = None) -> Table:
     """The table for one model: one row per (strategy, budget, ratio) seen in any benchmark."""
     pts = [p for p in points if p.model == model]
     benches = sorted({p.benchmark for p in pts})
+    avg_groups = avg_groups or {AVG: benches}
     keep = keep_all_of(pts)
     rows: dict[tuple, dict] = {}
     for p in sorted(pts, key=_sort_key):
@@ -35,10 +42,28 @@ def paper_table(points: list[PointSummary], model: str) -> Table:
                               {"strategy": p.strategy, "budget": p.budget, "ratio": p.ratio, "cells": {}})
         row["cells"][p.benchmark] = (p.primary, relative_pct(p, keep.get((p.model, p.benchmark))))
     for row in rows.values():
-        rels = [rel for _, rel in row["cells"].values() if not math.isnan(rel)]
-        # the average is over every benchmark column; a missing cell makes it undefined, not optimistic
-        row["avg_rel"] = sum(rels) / len(rels) if len(rels) == len(benches) and rels else float("nan")
-    return Table(model, benches, list(rows.values()))
+        row["avgs"] = {}
+        for label, cols in avg_groups.items():
+            rels = [row["cells"][b][1] for b in cols if b in row["cells"] and not math.isnan(row["cells"][b][1])]
+            # the average is over every benchmark column; a missing cell makes it undefined, not optimistic
+            row["avgs"][label] = sum(rels) / len(rels) if len(rels) == len(cols) and rels else float("nan")
+        row["avg_rel"] = next(iter(row["avgs"].values()))
+    return Table(model, benches, list(rows.values()), avg_groups)
+
+
+def rules_table(rows, model: str, rules: list[str] | None = None) -> Table:
+    """The paper table with every benchmark once per scoring rule (`rules`, default: those the rows carry)."""
+    import json
+
+    from sweeps.benchmarks.rules import for_rule, rules_of
+
+    rules = rules or rules_of(json.loads(s) for s in rows["scores"].to_pylist() if s)
+    points, groups = [], {}
+    for rule in rules:
+        ps = [replace(p, benchmark=f"{p.benchmark} [{rule}]") for p in summarize(for_rule(rows, rule))]
+        points += ps
+        groups[f"{AVG} [{rule}]"] = sorted({p.benchmark for p in ps if p.model == model})
+    return paper_table(points, model, groups)
 
 
 def _num(v: float, digits: int = 1) -> str:
@@ -51,7 +76,7 @@ def _acc(v: float) -> str:
 
 
 def _header(t: Table) -> list[str]:
-    return ["Method", "T", "r"] + [f"{b} {k}" for b in t.benchmarks for k in ("Acc.", "Rel.%")] + ["Avg Rel.%"]
+    return ["Method", "T", "r"] + [f"{b} {k}" for b in t.benchmarks for k in ("Acc.", "Rel.%")] + list(t.avg_groups or [AVG])
 
 
 def _cells(t: Table, row: dict) -> list[str]:
@@ -60,12 +85,16 @@ def _cells(t: Table, row: dict) -> list[str]:
     for b in t.benchmarks:
         acc, rel = row["cells"].get(b, (float("nan"), float("nan")))
         out += [_acc(acc), _num(rel)]
-    return out + [_num(row["avg_rel"])]
+    return out + [_num(v) for v in row.get("avgs", {AVG: row["avg_rel"]}).values()]
+
+
+def _title(t: Table) -> str:
+    return f"{t.model} (by scoring rule)" if len(t.avg_groups) > 1 else t.model
 
 
 def to_markdown(t: Table) -> str:
     head = _header(t)
-    lines = [f"### {t.model}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"### {_title(t)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(_cells(t, r)) + " |" for r in t.rows]
     return "\n".join(lines) + "\n"
 
@@ -74,4 +103,4 @@ def to_html(t: Table) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in _header(t))
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _cells(t, r)) + "</tr>" for r in t.rows)
-    return f'<h3>{e(t.model)}</h3>\n<table class="results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'
+    return f'<h3>{e(_title(t))}</h3>\n<table class="results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'

@@ -134,6 +134,7 @@ class SweepConfig:
     retries: int = 2                   # extra attempts for a failed unit before it is quarantined
     judge_workers: int = 4
     unit_timeout_s: float | None = None  # a unit running longer: its replica is restarted, the unit retried
+    scoring_rules: tuple[str, ...] = ()   # scoring.rules: rows scored under each, first = `score`; () = each benchmark's own
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     text: str = field(default="", compare=False, hash=False)
 
@@ -146,6 +147,8 @@ class SweepConfig:
             "shard_size": self.shard_size,
             "max_new_tokens": self.generation.max_new_tokens,
         }
+        if self.scoring_rules:                    # no scoring section leaves earlier sweep ids unchanged
+            content["scoring_rules"] = list(self.scoring_rules)
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
     def default_sweep_id(self) -> str:
@@ -162,11 +165,12 @@ class ConfigError(ValueError):
 
 
 TOP_KEYS = ("name", "models", "benchmarks", "grid", "shard_size", "replicas", "generation", "mlflow",
-            "store", "controls", "retries", "judge_workers", "unit_timeout_s")
+            "store", "controls", "retries", "judge_workers", "unit_timeout_s", "scoring")
 SECTION_KEYS = {
     "replicas": ("count", "num_gpus", "max_restarts", "max_in_flight"),
     "generation": ("max_new_tokens", "batch_size"),
     "mlflow": ("experiment", "tracking_uri", "stream_every_s"),
+    "scoring": ("rules",),
 }
 BENCH_KEYS = ("name", "source", "split", "lite", "judge", "params")
 
@@ -501,6 +505,8 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     mlflow_spec = MLflowSpec(experiment=str(ml.get("experiment") or "vissweep"), tracking_uri=ml.get("tracking_uri"),
                              stream_every_s=float(every))
 
+    scoring_rules = _check_rules(sections["scoring"], benchmarks, errors)
+
     store = data.get("store", "./results")
     if not isinstance(store, str) or not store:
         errors.append(f"store: must be a local path or a pyarrow filesystem URI (file://, s3://, gs://), got {store!r}")
@@ -513,7 +519,35 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
                        shard_size=shard_size, replicas=replicas, generation=generation, mlflow=mlflow_spec,
                        store=store, controls=controls, retries=retries, judge_workers=judge_workers,
                        unit_timeout_s=None if unit_timeout_s is None else float(unit_timeout_s),
-                       raw=data, text=text)
+                       scoring_rules=scoring_rules, raw=data, text=text)
+
+
+def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[str]) -> tuple[str, ...]:
+    """scoring.rules: names from sweeps.benchmarks.rules (did-you-mean), no repeats; not also per benchmark."""
+    from sweeps.benchmarks.rules import DEFAULT_RULE, check_rule
+
+    if "rules" not in scoring:
+        return ()
+    raw = scoring["rules"]
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not raw:
+        errors.append(f"scoring.rules: must be a non-empty list of rule names (llava, lmms_eval), got {raw!r}")
+        return (DEFAULT_RULE,)
+    rules: list[str] = []
+    for i, r in enumerate(raw):
+        try:
+            name = check_rule(r)
+        except ValueError as exc:
+            errors.append(f"scoring.rules[{i}]: {exc}")
+            continue
+        if name in rules:
+            errors.append(f"scoring.rules[{i}]: rule {name!r} is listed twice")
+            continue
+        rules.append(name)
+    for i, b in enumerate(benchmarks):
+        if "rule" in dict(b.params):
+            errors.append(f"benchmarks[{i}].params.rule: the sweep sets scoring.rules; drop the benchmark's own rule")
+    return tuple(rules) or (DEFAULT_RULE,)
 
 
 def load_config(path: str | os.PathLike, **kw) -> SweepConfig:

@@ -244,6 +244,9 @@ class Tracker:
                       "budget": "all" if point.budget is None else point.budget,
                       "ratio": "none" if point.ratio is None else point.ratio, "point_id": point.point_id,
                       **{f"param.{k}": v for k, v in point.params}}
+            b = self.benchmarks.get(benchmark)
+            if b is not None:   # the scoring rule(s) behind every score of this run; the first is `score`
+                params["scoring_rules"] = ",".join(getattr(b, "rules", None) or [b.rule])
             self._log_params(rid, params)
             self.children[key] = rid
             self.last_step[rid] = -1

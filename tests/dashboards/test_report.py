@@ -58,3 +58,22 @@ def test_cli_from_rows_file_and_mlflow_logging(tmp_path, monkeypatch):
     client = MlflowClient(uri)
     arts = {a.path for a in client.list_artifacts(tr.parent_id, "dashboards")}
     assert {"dashboards/index.html", "dashboards/table.md", "dashboards/points.json"} <= arts
+
+
+def test_report_adds_the_rules_table_when_rows_carry_several_rules(tmp_path):
+    from sweeps.benchmarks.base import Sample
+    from sweeps.benchmarks.rules import with_rules
+
+    bench = with_rules("gqa", ["llava", "lmms_eval"])
+    s = Sample(id="q", question="?", answer="yes", meta={"category": None})
+    rows = []
+    for strat, T, replies in (("keep_all", None, ["yes", "yes"]), ("vispruner", 64, ["Yes!", "yes"])):
+        sc = [bench.score(s, r) for r in replies]
+        rows += rows_for_point(strategy=strat, budget=T, ratio=0.5 if T else None, benchmark="gqa",
+                               correct=[x["score"] for x in sc], scores=sc)
+    report.build_report(table(rows), tmp_path / "multi", "t")
+    md = (tmp_path / "multi" / "table.md").read_text()
+    # vispruner: LLaVA 1/2 -> Rel. 50; lmms-eval 2/2 -> Rel. 100
+    assert "(by scoring rule)" in md and "| vispruner | 64 | 0.5 | 50.0 | 50.0 | 100.0 | 100.0 | 50.0 | 100.0 |" in md
+    report.build_report(_rows(), tmp_path / "single", "t")
+    assert "(by scoring rule)" not in (tmp_path / "single" / "table.md").read_text()

@@ -63,7 +63,7 @@ def check_logged(client):
     assert [a.path for a in client.list_artifacts(parent.info.run_id)] == ["config.yaml"]
     assert vis.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert vis.data.params["budget"] == "64" and vis.data.params["ratio"] == "0.5"
-    assert vis.data.params["strategy"] == "vispruner"
+    assert vis.data.params["strategy"] == "vispruner" and vis.data.params["scoring_rules"] == "llava"
     rid = vis.info.run_id
     # POPE f1 over (pred, gt): step 2 -> tp=1 fp=1 fn=0 -> f1=2/3; step 4 -> tp=2 fp=1 -> f1=0.8
     assert history(client, rid, "running_f1_mean") == [(2, round(2 / 3, 6)), (4, 0.8)]
