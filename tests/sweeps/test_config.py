@@ -172,12 +172,12 @@ def test_every_shipped_config_validates(path):
 
 
 def test_scoring_rules():
-    cfg = parse_config(base(), gpus_present=False)
+    cfg = parse_config(base())
     assert cfg.scoring_rules == ()                                   # each benchmark's own rule (llava)
-    both = parse_config(base(scoring={"rules": ["lmms_eval", "llava"]}), gpus_present=False)
+    both = parse_config(base(scoring={"rules": ["lmms_eval", "llava"]}))
     assert both.scoring_rules == ("lmms_eval", "llava")
     assert both.default_sweep_id() != cfg.default_sweep_id()       # other scores: another sweep
-    assert parse_config(base(scoring={"rules": "exact"}), gpus_present=False).scoring_rules == ("lmms_eval",)
+    assert parse_config(base(scoring={"rules": "exact"})).scoring_rules == ("lmms_eval",)
     errs = errors_of(base(scoring={"rules": ["llava", "lmms_evl", "llava"], "rule": "x"}))
     assert "scoring.rules[1]: unknown scoring rule 'lmms_evl'; did you mean 'lmms_eval'?" in errs
     assert any(e.startswith("scoring.rules[2]:") and "twice" in e for e in errs)

@@ -41,7 +41,7 @@ def test_scoring_rules_score_every_row_under_each_rule(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "x.jpg").write_bytes(png())
     cfg = parse_config({"models": ["tiny-llava"], "controls": False, "benchmarks": [{"name": "gqa", "source": str(tmp_path)}],
-                        "grid": [{"strategy": "keep_all"}], "scoring": {"rules": ["llava", "lmms_eval"]}}, gpus_present=False)
+                        "grid": [{"strategy": "keep_all"}], "scoring": {"rules": ["llava", "lmms_eval"]}})
     prep = prepare(cfg)
     assert isinstance(prep.benchmarks["gqa"], WithRules) and prep.prompts["gqa"]["q0"].startswith("Is it?")
     (unit,) = prep.units
