@@ -27,6 +27,9 @@ AXES = {
 }
 
 
+COST_TITLES = {"tflops": "prefill TFLOPs", "latency": "latency"}
+
+
 def score(p: PointSummary) -> float:
     """The point's primary metric on the display scale (the table's)."""
     return shown(p.primary_metric, p.primary)
@@ -92,7 +95,7 @@ def _head(p0: PointSummary) -> str:
 
 def pareto_figure(points: list[PointSummary], cost: str = "tflops") -> Figure:
     """Score vs `cost` ("tflops" or "latency") for one (model, benchmark)'s points."""
-    return _plot(points, cost, f"{_head(points[0])} vs {cost}", front=True)
+    return _plot(points, cost, f"{_head(points[0])} vs {COST_TITLES[cost]}", front=True)
 
 
 def _log2_if_wide(fig: Figure, points: list[PointSummary]) -> Figure:

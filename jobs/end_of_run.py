@@ -4,6 +4,7 @@ backfill MLflow when it was unreachable. Plain functions of the store, the track
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import shlex
@@ -20,10 +21,11 @@ MLFLOW_PORT = 5000
 
 
 def shown_path(path: str | os.PathLike) -> str:
-    """A path as the user should type it: relative when under the cwd, else absolute."""
-    p = Path(path).resolve()
+    """A path as the user should type it: relative when under the cwd, else absolute (symlinks kept: the
+    venv's bin/python is one, and its target is not the project's environment)."""
+    p = Path(os.path.abspath(path))
     try:
-        return str(p.relative_to(Path.cwd().resolve())) or "."
+        return str(p.relative_to(os.path.abspath(os.getcwd()))) or "."
     except ValueError:
         return str(p)
 
@@ -101,8 +103,7 @@ def mlflow_lines(tracker, uri: str, experiment: str, backfill: str) -> list[str]
 
     runs = runs_view(tracker.exp_id)
     if uri.startswith("sqlite:///"):
-        return ["MLflow UI (then open the printed address; the sweep is experiment "
-                f"{experiment!r}: http://127.0.0.1:{MLFLOW_PORT}/{runs}):",
+        return [f"MLflow UI: start it, then open http://127.0.0.1:{MLFLOW_PORT}/{runs} (experiment {experiment!r})",
                 f"  {venv_bin('mlflow')} ui --backend-store-uri {uri} --host 127.0.0.1 --port {MLFLOW_PORT}"]
     return [f"MLflow: {uri.rstrip('/')}/{runs} (experiment {experiment!r})"]
 
@@ -114,7 +115,7 @@ def next_steps(store_uri: str, sweep_id: str, samples: dict[str, str]) -> list[s
     out = [] if local else ["--out", f"report-{sweep_id}"]
     report = shlex.join([venv_bin("python"), "-m", "dashboards.report", sweep_id, "--store", store, *out])
     where = shown_path(Path(store_uri) / sweep_id / "report" / "index.html") if local else f"report-{sweep_id}/index.html"
-    code = f"from sweeps.store import read_results; print(read_results({store!r}, {sweep_id!r}))"
+    code = f"from sweeps.store import read_results; print(read_results({json.dumps(store)}, {json.dumps(sweep_id)}))"
     lines = ["Report (writes " + where + "):", f"  {report}",
              "Rows as a pyarrow Table:", f"  {shlex.join([venv_bin('python'), '-c', code])}"]
     if samples:
