@@ -44,7 +44,7 @@ def headline_html(items: list[Headline]) -> str:
         for lv in levels:
             h = per.get(lv)
             if h is None or not h.reached:
-                cells += ["not reached", "", ""]
+                cells += ["undefined: keep_all scores 0" if h is not None and h.undefined else "not reached", "", ""]
             else:
                 r = "" if h.ratio is None else f" (r={h.ratio:g})"
                 cells += [f"{h.budget}{r}", f"{h.flops_saving_pct:.0f}%", f"{h.latency_saving_pct:.0f}%"]

@@ -39,9 +39,10 @@ def _order(p: PointSummary):
     return (p.model, p.benchmark, p.strategy != "keep_all", -(p.budget or 10**9), p.strategy, p.ratio or -1.0, p.point_id)
 
 
-def summary(table) -> str:
-    """The results table of a sweep's rows: one block per (model, benchmark), headed by its real metric; shares in %."""
-    points = sorted(summarize(table), key=_order)
+def summary(table, benchmarks=None) -> str:
+    """The results table of a sweep's rows: one block per (model, benchmark), headed by its real metric; shares in %.
+    `benchmarks`: name -> the sweep's benchmark objects (default: the registry's)."""
+    points = sorted(summarize(table, benchmarks), key=_order)
     base = keep_all_of(points)
     loyal = loyalty_by_point(table)
     lines: list[str] = []

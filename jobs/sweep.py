@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         if not t.start():
             return 1
         n = sync(t, store)
-        publish(store, prep.samples, t)           # samples files and headline metrics on the parent run
+        publish(store, prep.samples, t, prep.benchmarks)   # samples files and headline metrics on the parent run
         t.close()
         print(f"synced {n} committed units of {sweep_id} to MLflow at {uri}", file=sys.stderr)
         return 0 if t.down is None else 1
@@ -142,21 +142,22 @@ def main(argv=None) -> int:
         if again.start():
             sync(again, store)
             t = again
-    published = publish(store, prep.samples, t)   # samples JSONL beside the results; headline on the parent run
-    t.close("FINISHED" if not stats["quarantined"] else "FAILED")
+    published = publish(store, prep.samples, t, prep.benchmarks)   # samples JSONL beside the results; headline
+    t.close("FINISHED" if not stats["quarantined"] else "FAILED")              # on the parent run
     print(f"\n{sweep_id}: committed {stats['committed']} units ({stats['rows']} rows), skipped {stats['skipped']} "
           f"already committed, {stats['failed_attempts']} failed attempts, {stats['quarantined']} quarantined\n",
           file=sys.stderr)
-    print_end_of_run(store, published, t, uri, cfg.mlflow.experiment, args, store_uri, sweep_id)
+    print_end_of_run(store, published, t, uri, cfg.mlflow.experiment, args, store_uri, sweep_id, prep.benchmarks)
     return 1 if stats["quarantined"] else 0
 
 
-def print_end_of_run(store, published, tracker, uri: str, experiment: str, args, store_uri: str, sweep_id: str) -> None:
+def print_end_of_run(store, published, tracker, uri: str, experiment: str, args, store_uri: str, sweep_id: str,
+                     benchmarks=None) -> None:
     """The closing note: results table, headline, and the commands to look at everything (jobs/end_of_run.py)."""
     from jobs import end_of_run as note
 
     table = store.read()
-    print(note.summary(table))
+    print(note.summary(table, benchmarks))
     heads = note.headline_text(published.headlines)
     if heads:
         print("\n" + heads)

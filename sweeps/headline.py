@@ -1,7 +1,8 @@
 """The sweep's answer at a glance: per (model, benchmark, strategy), the smallest budget T that keeps
 >= 95% and >= 99% of keep_all's score, with what it saves in prefill FLOPs and latency.
 
-"Keeps" is Rel.% (sweeps.point_metrics.relative_pct) >= the level. Where a strategy has several ratios r
+"Keeps" is Rel.% (sweeps.point_metrics.relative_pct) >= the level; where keep_all scores 0 there is no
+answer (`undefined`), not a trivial one. Where a strategy has several ratios r
 at that T, the one with the higher Rel.% is reported. Savings are relative to keep_all on the same
 benchmark: 100 x (1 - point / keep_all), on the mean prefill FLOPs and the median latency per sample.
 The budget is the smallest T that qualifies, as tables report it, even when a larger T of the same
@@ -30,6 +31,7 @@ class Headline:
     rel_pct: float = float("nan")
     flops_saving_pct: float = float("nan")
     latency_saving_pct: float = float("nan")
+    undefined: bool = False              # keep_all scored 0 (or nothing): no share of it is meaningful
 
     @property
     def reached(self) -> bool:
@@ -50,6 +52,9 @@ def headlines(points: list[PointSummary], levels: tuple[float, ...] = LEVELS) ->
             groups.setdefault((p.model, p.benchmark, p.strategy), []).append(p)
     for (model, bench, strategy), pts in sorted(groups.items()):
         ref = base[(model, bench)]
+        if not ref.primary or math.isnan(ref.primary):      # every T would "keep" a score of 0: no answer
+            out += [Headline(model, bench, strategy, level, ref.primary_metric, None, undefined=True) for level in levels]
+            continue
         for level in levels:
             ok = [(p.budget, -rel, p) for p in pts
                   if not math.isnan(rel := relative_pct(p, ref)) and rel >= level]
@@ -79,7 +84,9 @@ def mlflow_metrics(items: list[Headline]) -> dict[str, float]:
 
 
 def describe(h: Headline) -> str:
-    """'T=64 r=0.5 (-78% FLOPs, -41% latency)' (a cost that grew shows as +) or 'not reached'."""
+    """'T=64 r=0.5 (-78% FLOPs, -41% latency)' (a cost that grew shows as +), 'not reached' or 'undefined'."""
+    if h.undefined:
+        return "undefined: keep_all scores 0"
     if not h.reached:
         return "not reached"
     r = "" if h.ratio is None else f" r={h.ratio:g}"

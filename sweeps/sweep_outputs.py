@@ -94,12 +94,14 @@ def log_parent(tracker, files: dict[str, bytes], metrics: dict[str, float]) -> b
     return True
 
 
-def publish(store: SweepStore, samples: dict[str, dict[str, Any]], tracker=None) -> Published:
-    """Samples files into the store (always) and, with a live tracker, onto the MLflow parent run."""
+def publish(store: SweepStore, samples: dict[str, dict[str, Any]], tracker=None,
+            benchmarks: dict[str, Any] | None = None) -> Published:
+    """Samples files into the store (always) and, with a live tracker, onto the MLflow parent run.
+    `benchmarks`: name -> the sweep's benchmark objects (sweeps.point_metrics.summarize)."""
     table = store.read()
     if table.num_rows == 0:
         return Published()
     files = samples_jsonl(table, samples)
-    result = Published(samples=write_samples(store, files), headlines=headlines(summarize(table)))
+    result = Published(samples=write_samples(store, files), headlines=headlines(summarize(table, benchmarks)))
     result.logged = log_parent(tracker, files, mlflow_metrics(result.headlines))
     return result

@@ -53,3 +53,11 @@ def test_mlflow_metric_keys_only_for_reached_levels():
 def test_no_keep_all_no_headline():
     rows = rows_for_point(strategy="vispruner", budget=64, ratio=0.5, correct=[1, 1])
     assert headlines(summarize(table(rows))) == []
+
+
+def test_keep_all_scoring_zero_gives_no_headline_rather_than_a_trivial_one():
+    rows = rows_for_point(strategy="keep_all", correct=[0, 0, 0, 0])
+    rows += rows_for_point(strategy="spatial", budget=16, correct=[1, 0, 0, 0])
+    got = headlines(summarize(table(rows)))
+    assert [(h.level, h.budget, h.undefined) for h in got] == [(95.0, None, True), (99.0, None, True)]
+    assert describe(got[0]) == "undefined: keep_all scores 0" and mlflow_metrics(got) == {}

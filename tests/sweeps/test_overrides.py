@@ -21,7 +21,7 @@ replicas: {count: 2}
 def _cfg(tmp_path, **kw):
     p = tmp_path / "demo.yaml"
     p.write_text(CONFIG)
-    return load_config(p, gpus_present=False, **kw)
+    return load_config(p, **kw)
 
 
 def test_paths_and_values():
