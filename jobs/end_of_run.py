@@ -72,8 +72,14 @@ def headline_text(items: list[Headline]) -> str:
     rows: dict[tuple[str, str, str], dict[float, Headline]] = {}
     for h in items:
         rows.setdefault((h.model, h.benchmark, h.strategy), {})[h.level] = h
+    said: set[tuple[str, str]] = set()
     for (model, bench, strategy), per in rows.items():
         name = f"{bench} {metric_name(next(iter(per.values())).metric)}"
+        if all(h.undefined for h in per.values()):       # keep_all scores 0: one line for the benchmark
+            if (model, bench) not in said:
+                said.add((model, bench))
+                lines.append(f"  {model.split('/')[-1]:<12} {name:<14} {describe(next(iter(per.values())))}")
+            continue
         parts = [f">= {lv:g}%: {describe(h)}" for lv, h in sorted(per.items())]
         lines.append(f"  {model.split('/')[-1]:<12} {name:<14} {strategy:<14} " + "   ".join(parts))
     return "\n".join(lines)
