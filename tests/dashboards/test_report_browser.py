@@ -16,7 +16,7 @@ from dashboards import report
 from sweeps.benchmarks import get_benchmark
 from sweeps.benchmarks.base import Sample
 from tests.dashboards.browser import ROOT, WebDriver, browser_or_skip
-from tests.dashboards.synth import LLAMA7B_FLOPS_PER_TOKEN, rows_for_point, table
+from tests.dashboards.synth import rows_for_point, table
 
 SHAPES, POPE = get_benchmark("shapes", seed=0, n=32), get_benchmark("pope")
 LATENCY = {None: 0.200, 144: 0.120, 64: 0.080, 16: 0.050}          # s per sample, keep_all = None
