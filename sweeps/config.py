@@ -550,11 +550,22 @@ def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[st
     return tuple(rules) or (DEFAULT_RULE,)
 
 
-def load_config(path: str | os.PathLike, **kw) -> SweepConfig:
-    """Read and validate a sweep YAML file (default name: the file's stem)."""
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (), limit: int | None = None,
+                command: str = "", **kw) -> SweepConfig:
+    """Read and validate a sweep YAML file (default name: the file's stem).
+
+    `overrides` ("key=value", jobs/sweep.py --set) and `limit` (--limit) apply before validation
+    (sweeps/overrides.py); the config's text is then the overridden YAML, headed by `command`."""
     text = Path(path).read_text()
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
+    if overrides or limit is not None:
+        from sweeps.overrides import OverrideError, apply
+
+        try:
+            data, text = apply(data, overrides, limit, command)
+        except OverrideError as exc:
+            raise ConfigError(str(exc).splitlines(), str(path)) from None
     return parse_config(data, text=text, default_name=Path(path).stem, path=str(path), **kw)
