@@ -28,6 +28,9 @@ class SweepRun:
     units: int
     tracking_uri: str | None
     ray_target: str | None     # None: nothing was left to run, Ray was not touched
+    tracker: Any = None        # sweeps.tracking.Tracker (closed), None without MLflow
+    published: Any = None      # sweeps.sweep_outputs.Published: samples files and headlines
+    benchmarks: dict | None = None   # benchmark name -> the sweep's benchmark objects
 
 
 def init_ray(address: str | None, log_to_driver: bool = True) -> str:
@@ -78,6 +81,7 @@ def run_sweep(cfg, store: str, sweep_id: str, address: str | None = None, *, mlf
     from sweeps.controller import Controller, prepare
     from sweeps.progress import Progress
     from sweeps.store import SweepStore, local_path
+    from sweeps.sweep_outputs import publish
     from sweeps.tracking import Tracker, sync, tracking_uri
 
     st = SweepStore.open(store, sweep_id)
@@ -110,11 +114,12 @@ def run_sweep(cfg, store: str, sweep_id: str, address: str | None = None, *, mlf
                     done_units=len(done), done_samples=sum(len(u.sample_ids) for u in done)) if progress else None
     factory = pool_factory or start_pool(cfg, sweep_id, t)
     stats = Controller(cfg, sweep_id, st, prep, tracker=t, progress=prog).run(factory)
-    if t is not None:
+    if t is not None and t.down is not None:       # MLflow went away during the run: try once more now
+        again = tracker(live=False)
+        if again.start():
+            sync(again, st)
+            t = again
+    published = publish(st, prep.samples, t, prep.benchmarks)   # samples JSONL beside the results; headline
+    if t is not None:                                           # on the parent run
         t.close("FINISHED" if not stats["quarantined"] else "FAILED")
-        if t.down is not None:                     # MLflow went away during the run: try once more now
-            again = tracker(live=False)
-            if again.start():
-                sync(again, st)
-                again.close()
-    return SweepRun(sweep_id, st, stats, len(prep.units), uri, target)
+    return SweepRun(sweep_id, st, stats, len(prep.units), uri, target, t, published, prep.benchmarks)

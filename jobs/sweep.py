@@ -1,4 +1,5 @@
 """Run a pruning sweep: python jobs/sweep.py --config CONFIG.yaml [--store DIR_OR_URI] [--sweep-id ID]
+                                            [--set KEY=VALUE ...] [--limit N]
                                             [--sync-mlflow] [--address auto|local|HOST:PORT]
 
 On a cluster:  ray job submit --working-dir . -- python jobs/sweep.py --config sweeps/configs/demo.yaml --store /shared/results
@@ -6,12 +7,14 @@ Standalone:    python jobs/sweep.py --config sweeps/configs/demo.yaml     (start
 
 The config is validated completely before Ray starts. The default sweep id is derived from the
 config's content, so rerunning the same config resumes: committed units are skipped.
+`--set replicas.count=1 --set 'grid[0].budget=[64]'` overrides config values and `--limit N` keeps each
+benchmark's first N samples (sweeps/overrides.py); both are validated like the file and stored with it.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,11 +25,26 @@ from sweeps.config import ConfigError, load_config  # noqa: E402
 log = logging.getLogger("vissweep.sweep")
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def command_line(argv=None) -> str:
+    """The command as typed, for the head of a stored config that --set / --limit changed."""
+    return shlex.join(["python", "jobs/sweep.py", *(sys.argv[1:] if argv is None else argv)])
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="jobs/sweep.py", description=__doc__.splitlines()[0])
     p.add_argument("--config", required=True, help="sweep YAML (sweeps/configs/*.yaml)")
     p.add_argument("--store", help="results store: a local directory or a pyarrow URI (overrides the config)")
     p.add_argument("--sweep-id", help="default: <name>-<hash of the config content> (reruns resume)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="override a config value, e.g. --set replicas.count=1 --set 'benchmarks[0].lite=8' "
+                        "(value parsed as YAML; repeatable)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="keep only the first N samples of every benchmark")
     p.add_argument("--sync-mlflow", action="store_true", help="only backfill MLflow from the store, run nothing")
     p.add_argument("--address", default=None,
                    help="Ray: 'auto' (a running cluster), 'local' (start one here), or HOST:PORT; "
@@ -34,26 +52,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def summary(store, sweep_id: str) -> str:
-    from sweeps.point_metrics import keep_all_of, relative_pct, summarize
-
-    points = summarize(store.read())
-    base = keep_all_of(points)
-    lines = [f"{'model':<14} {'benchmark':<10} {'point':<24} {'n':>4} {'err':>3} {'metric':>16} {'rel%':>6} "
-             f"{'tokens':>6} {'GFLOPs':>8} {'p50 ms':>8}"]
-    for p in points:
-        rel = relative_pct(p, base.get((p.model, p.benchmark)))
-        metric = f"{p.primary_metric}={p.primary:.3f}"
-        lines.append(f"{p.model[-14:]:<14} {p.benchmark:<10} {p.point_id:<24} {p.n:>4} {p.n_errors:>3} {metric:>16} "
-                     f"{'' if math.isnan(rel) else f'{rel:.1f}':>6} {p.n_visual_kept:>6.0f} "
-                     f"{p.prefill_flops / 1e9:>8.2f} {p.latency_s * 1e3:>8.1f}")
-    return "\n".join(lines)
-
-
 def sync_only(cfg, store_uri: str, sweep_id: str) -> int:
-    """--sync-mlflow: backfill MLflow from the store, run nothing."""
+    """--sync-mlflow: backfill MLflow from the store (and publish the samples files / headline), run nothing."""
     from sweeps.controller import prepare
     from sweeps.store import SweepStore, local_path
+    from sweeps.sweep_outputs import publish
     from sweeps.tracking import Tracker, sync, tracking_uri
 
     store = SweepStore.open(store_uri, sweep_id)
@@ -61,12 +64,15 @@ def sync_only(cfg, store_uri: str, sweep_id: str) -> int:
     prep = prepare(cfg)
     uri = tracking_uri(cfg.mlflow.tracking_uri, store_uri)
     root = local_path(store_uri)
+    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, MLflow {uri}",
+          file=sys.stderr)
     t = Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
                 benchmarks=prep.benchmarks, totals=prep.totals, artifact_root=f"{root}/mlartifacts" if root else None,
                 live=False, every_s=cfg.mlflow.stream_every_s)
     if not t.start():
         return 1
     n = sync(t, store)
+    publish(store, prep.samples, t, prep.benchmarks)   # samples files and headline metrics on the parent run
     t.close()
     print(f"synced {n} committed units of {sweep_id} to MLflow at {uri}", file=sys.stderr)
     return 0 if t.down is None else 1
@@ -76,7 +82,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        cfg = load_config(args.config)              # every problem at once, before any actor starts
+        cfg = load_config(args.config, overrides=args.set, limit=args.limit,   # every problem at once,
+                          command=command_line(argv))                          # before any actor starts
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -86,18 +93,28 @@ def main(argv=None) -> int:
         return sync_only(cfg, store_uri, sweep_id)
     from cluster.run import run_sweep
 
-    run = run_sweep(cfg, store_uri, sweep_id, args.address)
-    stats, store, uri = run.stats, run.store, run.tracking_uri
+    run = run_sweep(cfg, store_uri, sweep_id, args.address)   # the one runner (cluster/run.py)
+    stats, store, t, uri = run.stats, run.store, run.tracker, run.tracking_uri
     print(f"\n{sweep_id}: committed {stats['committed']} units ({stats['rows']} rows), skipped {stats['skipped']} "
           f"already committed, {stats['failed_attempts']} failed attempts, {stats['quarantined']} quarantined\n",
           file=sys.stderr)
-    print(summary(store, sweep_id))
-    if uri.startswith("sqlite:///"):
-        print(f"\nMLflow UI: mlflow ui --backend-store-uri {uri} --host 127.0.0.1")
-    else:
-        print(f"\nMLflow: {uri} (experiment {cfg.mlflow.experiment!r})")
-    print(f"Results: python -c \"from sweeps.store import read_results; print(read_results({store_uri!r}, {sweep_id!r}))\"")
+    print_end_of_run(store, run.published, t, uri, cfg.mlflow.experiment, args, store_uri, sweep_id, run.benchmarks)
     return 1 if stats["quarantined"] else 0
+
+
+def print_end_of_run(store, published, tracker, uri: str, experiment: str, args, store_uri: str, sweep_id: str,
+                     benchmarks=None) -> None:
+    """The closing note: results table, headline, and the commands to look at everything (jobs/end_of_run.py)."""
+    from jobs import end_of_run as note
+
+    table = store.read()
+    print(note.summary(table, benchmarks))
+    heads = note.headline_text(published.headlines)
+    if heads:
+        print("\n" + heads)
+    print(f"\nNext steps (from {Path.cwd()}):")
+    print("\n".join(note.mlflow_lines(tracker, uri, experiment, note.sync_command(args, store_uri, sweep_id))))
+    print("\n".join(note.next_steps(store_uri, sweep_id, published.samples)))
 
 
 if __name__ == "__main__":

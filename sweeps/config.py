@@ -64,6 +64,7 @@ class SweepConfig:
     retries: int = 2                   # extra attempts for a failed unit before it is quarantined
     judge_workers: int = 4
     unit_timeout_s: float | None = None  # a unit running longer: its replica is restarted, the unit retried
+    scoring_rules: tuple[str, ...] = ()   # scoring.rules: rows scored under each, first = `score`; () = each benchmark's own
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     text: str = field(default="", compare=False, hash=False)
 
@@ -76,6 +77,8 @@ class SweepConfig:
             "shard_size": self.shard_size,
             "max_new_tokens": self.generation.max_new_tokens,
         }
+        if self.scoring_rules:                    # no scoring section leaves earlier sweep ids unchanged
+            content["scoring_rules"] = list(self.scoring_rules)
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
     def default_sweep_id(self) -> str:
@@ -92,11 +95,12 @@ class ConfigError(ValueError):
 
 
 TOP_KEYS = ("name", "models", "benchmarks", "grid", "shard_size", "replicas", "generation", "mlflow",
-            "store", "controls", "retries", "judge_workers", "unit_timeout_s")
+            "store", "controls", "retries", "judge_workers", "unit_timeout_s", "scoring")
 SECTION_KEYS = {
     "replicas": ("count", "num_gpus", "max_restarts", "max_in_flight"),
     "generation": ("max_new_tokens", "batch_size"),
     "mlflow": ("experiment", "tracking_uri", "stream_every_s"),
+    "scoring": ("rules",),
 }
 
 
@@ -170,6 +174,8 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     mlflow_spec = MLflowSpec(experiment=str(ml.get("experiment") or "vissweep"), tracking_uri=ml.get("tracking_uri"),
                              stream_every_s=float(every))
 
+    scoring_rules = _check_rules(sections["scoring"], benchmarks, errors)
+
     store = data.get("store", "./results")
     if not isinstance(store, str) or not store:
         errors.append(f"store: must be a local path or a pyarrow filesystem URI (file://, s3://, gs://), got {store!r}")
@@ -182,16 +188,55 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
                        shard_size=shard_size, replicas=replicas, generation=generation, mlflow=mlflow_spec,
                        store=store, controls=controls, retries=retries, judge_workers=judge_workers,
                        unit_timeout_s=None if unit_timeout_s is None else float(unit_timeout_s),
-                       raw=data, text=text)
+                       scoring_rules=scoring_rules, raw=data, text=text)
 
 
-def load_config(path: str | os.PathLike, **kw) -> SweepConfig:
-    """Read and validate a sweep YAML file (default name: the file's stem)."""
+def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[str]) -> tuple[str, ...]:
+    """scoring.rules: names from sweeps.benchmarks.rules (did-you-mean), no repeats; not also per benchmark."""
+    from sweeps.benchmarks.rules import DEFAULT_RULE, check_rule
+
+    if "rules" not in scoring:
+        return ()
+    raw = scoring["rules"]
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not raw:
+        errors.append(f"scoring.rules: must be a non-empty list of rule names (llava, lmms_eval), got {raw!r}")
+        return (DEFAULT_RULE,)
+    rules: list[str] = []
+    for i, r in enumerate(raw):
+        try:
+            name = check_rule(r)
+        except ValueError as exc:
+            errors.append(f"scoring.rules[{i}]: {exc}")
+            continue
+        if name in rules:
+            errors.append(f"scoring.rules[{i}]: rule {name!r} is listed twice")
+            continue
+        rules.append(name)
+    for i, b in enumerate(benchmarks):
+        if "rule" in dict(b.params):
+            errors.append(f"benchmarks[{i}].params.rule: the sweep sets scoring.rules; drop the benchmark's own rule")
+    return tuple(rules) or (DEFAULT_RULE,)
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (), limit: int | None = None,
+                command: str = "", **kw) -> SweepConfig:
+    """Read and validate a sweep YAML file (default name: the file's stem).
+
+    `overrides` ("key=value", jobs/sweep.py --set) and `limit` (--limit) apply before validation
+    (sweeps/overrides.py); the config's text is then the overridden YAML, headed by `command`."""
     text = Path(path).read_text()
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
+    if overrides or limit is not None:
+        from sweeps.overrides import OverrideError, apply
+
+        try:
+            data, text = apply(data, overrides, limit, command)
+        except OverrideError as exc:
+            raise ConfigError(str(exc).splitlines(), str(path)) from None
     return parse_config(data, text=text, default_name=Path(path).stem, path=str(path), **kw)
 
 

@@ -41,22 +41,23 @@ class Prepared:
     totals: dict[tuple[str, str], int] = field(default_factory=dict)   # (model, benchmark) -> samples
 
 
-def build_benchmark(spec):
-    from sweeps.benchmarks import get_benchmark
+def build_benchmark(spec, rules: tuple[str, ...] = ()):
+    """The benchmark as configured; under several scoring rules a WithRules (first rule primary)."""
+    from sweeps.benchmarks.rules import with_rules
 
     params = dict(spec.params)
     if spec.judge is not None:
         from sweeps.judge import Judge
 
         params["judge"] = Judge(**spec.judge)
-    return get_benchmark(spec.name, **params)
+    return with_rules(spec.name, rules or [params.get("rule", "llava")], **params)
 
 
 def prepare(cfg: SweepConfig) -> Prepared:
     """Load every benchmark (lite subsets as configured), build prompts on the driver, split into units."""
     benches, samples, prompts, mnt = {}, {}, {}, {}
     for spec in cfg.benchmarks:
-        b = build_benchmark(spec)
+        b = build_benchmark(spec, cfg.scoring_rules)
         loaded = b.load(spec.source, split=spec.split, limit=spec.lite)
         benches[spec.name] = b
         samples[spec.name] = {s.id: s for s in loaded}

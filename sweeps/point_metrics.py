@@ -55,14 +55,14 @@ class PointSummary:
         return self.metrics.get(self.primary_metric, float("nan"))
 
 
-def _benchmark(name: str):
-    """The registered benchmark, or None where the registry does not know it."""
+def _benchmark(name: str, rule: str = "llava"):
+    """The registered benchmark under the rows' scoring rule, or None where the registry does not know it."""
     try:
         from sweeps.benchmarks import get_benchmark
     except ImportError:
         return None
     try:
-        return get_benchmark(name)
+        return get_benchmark(name, rule=rule)
     except (KeyError, ValueError):
         return None
 
@@ -78,9 +78,12 @@ def parse_scores(raw: str | None, score: float | None, error: str | None = None)
 
 def aggregate(benchmark: str, scores: list[dict[str, Any]], score_col: list[float | None],
               bench: Any = None) -> tuple[dict[str, float], str, str]:
-    """(metrics, primary_metric, source) for one point: `bench` (or the registered benchmark) aggregate,
-    else the mean of the error-free rows' `score` (score_col holds None for errored rows)."""
-    bench = bench if bench is not None else _benchmark(benchmark)
+    """(metrics, primary_metric, source) for one point: `bench` (or the registered benchmark, under the primary
+    rule the rows were scored with) aggregate, else the mean of the error-free rows' `score` (score_col holds
+    None for errored rows)."""
+    from sweeps.benchmarks.rules import rules_of
+
+    bench = bench if bench is not None else _benchmark(benchmark, rules_of(scores)[0])
     if bench is not None:
         agg = bench.aggregate(scores)
         return ({k: float(v) for k, v in agg.items() if isinstance(v, (int, float))},

@@ -14,11 +14,9 @@ import argparse
 import datetime as dt
 import json
 import os
-import random
 import shutil
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -26,33 +24,6 @@ from sweeps.benchmarks import get_benchmark
 from sweeps.benchmarks.loading import MANIFEST, RowError, image_bytes, sha256_file
 
 ROWS_PER_FILE = 512
-
-
-def lite_subset(bench, rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """About n rows: whole groups, drawn per category in proportion to its share of rows (largest remainder), seeded; original order kept."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        groups[bench.row_group(row, i)].append(i)
-    by_cat: dict[str, list[str]] = defaultdict(list)
-    for g, idx in groups.items():
-        by_cat[str(bench.row_category(rows[idx[0]]))].append(g)
-    total = len(rows)
-    share = {c: n * sum(len(groups[g]) for g in gs) / total for c, gs in by_cat.items()}
-    quota = {c: int(v) for c, v in share.items()}
-    for c in sorted(share, key=lambda c: (-(share[c] - quota[c]), c))[: n - sum(quota.values())]:
-        quota[c] += 1
-    rng = random.Random(seed)
-    keep: list[int] = []
-    for c in sorted(by_cat):
-        gs = sorted(by_cat[c])
-        rng.shuffle(gs)
-        taken = 0
-        for g in gs:
-            if taken >= quota[c]:
-                break
-            keep.extend(groups[g])
-            taken += len(groups[g])
-    return [rows[i] for i in sorted(keep)]
 
 
 def materialise(bench, row: dict[str, Any], root: Path | None) -> dict[str, Any]:
@@ -87,11 +58,8 @@ def stage(name: str, source: str, out: str | os.PathLike, split: str | None = No
     params = {"seed": seed, "n": lite or 64} if name == "shapes" and source == "generate" else {}
     bench = get_benchmark(name, **params)
     split = split or bench.default_split
-    rows_iter, root = bench.rows(source, split)
-    rows = list(rows_iter)
-    if lite is not None and lite < len(rows):
-        rows = lite_subset(bench, rows, lite, seed)
-    rows = [materialise(bench, r, root) for r in rows]
+    rows_iter, root = bench.sampled_rows(source, split, lite, seed)   # the rows `load(limit=lite)` reads
+    rows = [materialise(bench, r, root) for r in rows_iter]
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -5,6 +5,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sweeps.benchmarks.rules import DEFAULT_RULE, check_rule
+
 
 @dataclass
 class Sample:
@@ -63,6 +65,7 @@ class Benchmark:
     Category: every benchmark puts its sub-split in `sample.meta["category"]` (POPE category, MME
     subtask, MMBench category, shapes question type, ...; None where there is none) and echoes it as
     `score(...)["category"]`; `category(sample)` reads it so the sweep can store it per row.
+    Rule: `score` follows `self.rule` (sweeps.benchmarks.rules) and names it in every dict (`"rule"`).
     Errors: `score` of a sample with `error` (or a None prediction) returns {"error": ..., "category": ...};
     `aggregate` reports `n` (all samples) and `n_errors` and computes its metrics over the rest.
     """
@@ -73,6 +76,14 @@ class Benchmark:
     max_new_tokens: ClassVar[int] = 16
     primary_metric: ClassVar[str] = "accuracy"   # key of aggregate() reported as "the" number
     needs_judge: ClassVar[bool] = False
+    rule: str = DEFAULT_RULE                      # scoring rule (sweeps.benchmarks.rules): "llava" | "lmms_eval"
+
+    def __init__(self, rule: str = DEFAULT_RULE):
+        self.rule = check_rule(rule, f"benchmark {self.name!r}")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"rule": self.rule}
 
     def load(self, source: str | None = None, split: str | None = None, limit: int | None = None) -> list[Sample]:
         raise NotImplementedError

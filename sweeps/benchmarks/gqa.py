@@ -6,23 +6,34 @@ Row: id, imageId, question, answer, fullAnswer, isBalanced, groups, entailed, eq
      types {structural, semantic, detailed}, annotations, semantic, semanticStr.
 A staged / local copy carries the joined `image` column (or an image path; else images/<imageId>.jpg).
 Score: LLaVA's convert_gqa_for_eval: prediction stripped, trailing "." removed, lower-cased; exact
-match against the lower-cased answer. Category: types.structural (verify/query/choose/logical/compare).
+match against the lower-cased answer. rule="lmms_eval" (gqa.yaml: exact_match, ignore_case,
+ignore_punctuation): the reply stripped, both sides lower-cased and every string.punctuation character
+deleted, then equal ("Yes!" matches "yes"; the answer itself is not stripped). Category: types.structural (verify/query/choose/logical/compare).
 """
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from sweeps.benchmarks.base import Sample
-from sweeps.benchmarks.loading import HubBenchmark, hub_dataset, is_local, required
+from sweeps.benchmarks.loading import HubBenchmark, hub_dataset, read_local_rows, required
 from sweeps.benchmarks.scoring import error_score, mean, mean_by, split_errors
 from sweeps.benchmarks.vqav2 import SHORT_ANSWER
 
 IMAGES_CONFIG = "testdev_balanced_images"
 
 
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
 def gqa_answer(prediction: str) -> str:
     return prediction.strip().rstrip(".").lower()
+
+
+def lmms_exact(text: str) -> str:
+    """One side of lmms-eval's exact_match(ignore_case, ignore_punctuation); numpy's str arrays drop trailing NULs."""
+    return text.rstrip("\x00").lower().translate(_NO_PUNCTUATION).rstrip("\x00")
 
 
 class GQA(HubBenchmark):
@@ -38,20 +49,30 @@ class GQA(HubBenchmark):
         types = row.get("types")
         return types.get("structural") if isinstance(types, dict) else None
 
-    def rows(self, source: str | None = None, split: str | None = None, limit: int | None = None):
-        rows, root = super().rows(source, split, limit)
-        if root is not None or (source is not None and is_local(source)):
-            return rows, root
+    def attach(self, rows, root, source, split):
+        """Images from the sibling testdev_balanced_images config (id, image), joined on imageId: on the hub,
+        or beside the instructions in a local download (<dir>/testdev_balanced_images, or the instructions
+        directory's sibling). A staged copy already carries them; a row left without one falls back to
+        images/<imageId>.jpg in to_sample."""
+        rows = list(rows)
+        if all(r.get("image") is not None for r in rows):
+            return iter(rows)
         split = split or self.default_split
-        images = hub_dataset(source or self.hub_ids[0], IMAGES_CONFIG, split, self.stage_hint(split))
-        return self._join(list(rows), images), None
+        if root is None:
+            images = hub_dataset(source or self.hub_ids[0], IMAGES_CONFIG, split, self.stage_hint(split))
+        else:
+            folder = next((d for d in (root / IMAGES_CONFIG, root.parent / IMAGES_CONFIG) if d.is_dir()), None)
+            if folder is None:
+                return iter(rows)
+            images = read_local_rows(folder, split, None, None)
+        return self._join(rows, images)
 
     @staticmethod
     def _join(rows: list[dict[str, Any]], images) -> Iterator[dict[str, Any]]:
-        wanted = {r.get("imageId") for r in rows}
-        by_id = {r["id"]: r["image"] for r in images if r["id"] in wanted}
+        wanted = {r.get("imageId") for r in rows if r.get("image") is None}
+        by_id = {r["id"]: r["image"] for r in images if r.get("id") in wanted}
         for r in rows:
-            yield {**r, "image": by_id.get(r.get("imageId"))}
+            yield r if r.get("image") is not None else {**r, "image": by_id.get(r.get("imageId"))}
 
     def to_sample(self, row: dict[str, Any], root: Path | None) -> Sample:
         question, answer = required(row, "question", "answer")
@@ -65,11 +86,15 @@ class GQA(HubBenchmark):
         return f"{sample.question}{SHORT_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
-        answer = gqa_answer(prediction)
-        return {"score": float(answer == str(sample.answer).strip().lower()), "answer": answer,
-                "category": sample.meta.get("category")}
+        if self.rule == "lmms_eval":
+            answer = lmms_exact(prediction.strip())
+            right = answer == lmms_exact(str(sample.answer))
+        else:
+            answer = gqa_answer(prediction)
+            right = answer == str(sample.answer).strip().lower()
+        return {"score": float(right), "answer": answer, "category": sample.meta.get("category"), "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from sweeps.benchmarks.base import Benchmark, Sample
+from sweeps.benchmarks.lite import DEFAULT_SEED, lite_positions, row_keys
 
 MANIFEST = "manifest.json"
 
@@ -222,8 +223,28 @@ class HubBenchmark(Benchmark):
             raise FileNotFoundError(f"benchmark source {source!r} is neither an existing directory nor a hub id (owner/name)")
         return read_hub_rows(source, self.hub_config, split, limit, self.stage_hint(split)), None
 
-    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None) -> list[Sample]:
-        rows, root = self.rows(source, split, limit)
+    def sampled_rows(self, source: str | None = None, split: str | None = None, limit: int | None = None,
+                     seed: int = DEFAULT_SEED) -> tuple[Iterator[dict[str, Any]], Path | None]:
+        """The raw rows `load` reads: all of them, or the lite subset of about `limit` (sweeps.benchmarks.lite,
+        the same rows `sweeps.stage --lite` writes); then `attach` (data that lives beside the rows)."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        if limit is not None:      # a first pass reads only each row's (category, group), a second keeps the draw
+            keep = set(lite_positions(row_keys(self, self.rows(source, split)[0]), limit, seed))
+            rows, root = self.rows(source, split)
+            rows = (r for i, r in enumerate(rows) if i in keep)
+        else:
+            rows, root = self.rows(source, split)
+        return self.attach(rows, root, source, split), root
+
+    def attach(self, rows: Iterator[dict[str, Any]], root: Path | None, source: str | None,
+               split: str | None) -> Iterator[dict[str, Any]]:
+        """Join data kept outside the rows (GQA's images config); the rows as they are by default."""
+        return rows
+
+    def load(self, source: str | None = None, split: str | None = None, limit: int | None = None,
+             seed: int = DEFAULT_SEED) -> list[Sample]:
+        rows, root = self.sampled_rows(source, split, limit, seed)
         return [self.safe_sample(row, root, i) for i, row in enumerate(rows)]
 
     def safe_sample(self, row: dict[str, Any], root: Path | None, position: int) -> Sample:

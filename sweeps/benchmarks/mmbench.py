@@ -9,16 +9,21 @@ Prompt (LLaVA-1.5 model_vqa_mmbench): hint + "\\n" (when present) + question + "
 EN "\\nAnswer with the option's letter from the given choices directly." / CN "\\n请直接使用所提供的选项字母作为答案回答。"
 Score: option letter read by MMBench's rule-based matcher (options.extract_letter; no GPT fallback);
 a question counts only if every rotation (rows with equal index % 1e6) is right.
+rule="lmms_eval" (MMBench_Evaluator.eval_result, "static" method of mmbench_en_dev_static): the letter
+from can_infer_option over A-E (a reply "A, not C" to two options reads C), else can_infer_text over the
+non-null A-D values, else lmms-eval's static extract_mcq_answer; a question counts only when its
+rotation-0 row (index < 1e6) is present, and takes that row's category. Prompts are the same under both.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, RowError, required
-from sweeps.benchmarks.options import LETTERS, extract_letter, option_lines
+from sweeps.benchmarks.options import LETTERS, extract_letter, lmms_letter, option_lines
 from sweeps.benchmarks.scoring import error_score, mean, split_errors
 
 ROTATION = 1_000_000          # index offset of each circular copy, as in the MMBench release
@@ -26,6 +31,16 @@ ROTATION = 1_000_000          # index offset of each circular copy, as in the MM
 
 def present(value: Any) -> bool:
     return value is not None and str(value).strip() != "" and str(value) != "nan"
+
+
+def raw_choices(row: dict[str, Any]) -> dict[str, str]:
+    """A-D values lmms-eval reads as options: anything not null/NaN (a "nan" or "" string counts)."""
+    out = {}
+    for c in "ABCD":
+        v = row.get(c)
+        if v is not None and not (isinstance(v, float) and math.isnan(v)):
+            out[c] = str(v)
+    return out
 
 
 def options_of(row: dict[str, Any]) -> list[str]:
@@ -46,6 +61,13 @@ def rotations(row: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _rotation(sample_id: str) -> int | None:
+    try:
+        return int(sample_id) // ROTATION
+    except ValueError:
+        return None
+
+
 class MMBenchEN(HubBenchmark):
     name: ClassVar[str] = "mmbench_en"
     hub_ids: ClassVar[tuple[str, ...]] = ("lmms-lab/MMBench", "lmms-lab-encoder/MMBench")
@@ -57,7 +79,8 @@ class MMBenchEN(HubBenchmark):
     category_column: ClassVar[str | None] = "category"
     suffix: ClassVar[str] = "\nAnswer with the option's letter from the given choices directly."
 
-    def __init__(self, circular: bool = True):
+    def __init__(self, circular: bool = True, rule: str = "llava"):
+        super().__init__(rule)
         self.circular = circular
 
     def row_group(self, row: dict[str, Any], position: int) -> str:
@@ -84,7 +107,8 @@ class MMBenchEN(HubBenchmark):
         sample = Sample(id=str(index), question=question, answer=str(answer).strip(),
                         meta={"category": self.row_category(row), "options": opts,
                               "hint": str(row["hint"]) if present(row.get("hint")) else "",
-                              "group": int(index) % ROTATION, "l2_category": row.get("L2-category")})
+                              "group": int(index) % ROTATION, "l2_category": row.get("L2-category"),
+                              "choices": raw_choices(row)})
         return self.with_image(sample, row, root)
 
     def prompt(self, sample: Sample) -> str:
@@ -93,11 +117,14 @@ class MMBenchEN(HubBenchmark):
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
         group = sample.meta.get("group", sample.id)
-        if (err := error_score(sample, prediction)) is not None:
-            return {**err, "group": group}
-        letter = extract_letter(prediction, sample.meta["options"])
+        if (err := error_score(sample, prediction, self.rule)) is not None:
+            return {**err, "group": group, "rotation": _rotation(sample.id), "rule": self.rule}
+        if self.rule == "lmms_eval":
+            letter = lmms_letter(prediction, sample.meta.get("choices", {}))
+        else:
+            letter = extract_letter(prediction, sample.meta["options"])
         return {"score": float(letter == sample.answer), "answer": letter, "group": group,
-                "rotation": int(sample.id) // ROTATION, "category": sample.meta.get("category")}
+                "rotation": _rotation(sample.id), "category": sample.meta.get("category"), "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)
@@ -106,6 +133,9 @@ class MMBenchEN(HubBenchmark):
         for s in ok:
             if s["group"] not in errored:
                 groups[s["group"]].append(s)
+        if self.rule == "lmms_eval":       # a question is one whose rotation-0 row is there; its category is that row's
+            groups = {g: sorted(ss, key=lambda s: s.get("rotation") != 0) for g, ss in groups.items()
+                      if any(s.get("rotation") == 0 for s in ss)}
         hits = {g: all(s["score"] == 1.0 for s in ss) for g, ss in groups.items()}
         by_cat: dict[str, list[float]] = defaultdict(list)
         for g, ss in groups.items():

@@ -8,7 +8,9 @@ Score: MME's parse (lower-case, drop "."; "yes"/"no"; "y"/"n"; else "yes"/"no" w
 characters; else "other"). Per subtask: acc x100 (questions right) + acc+ x100 (images with both
 right), the MME calculation; perception = sum of the 10 perception subtasks (max 2000), cognition =
 sum of the 4 cognition subtasks (max 800). With errors: acc over the scored questions, acc+ over
-images none of whose questions errored.
+images none of whose questions errored. rule="lmms_eval" (mme_aggregate_results): the same parse; per
+subtask the mean over images of (100 * image accuracy + 100 * both right), summed in the order the
+subtasks first appear; the same numbers for image pairs, bit for bit as lmms-eval adds them.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sweeps.benchmarks.base import Sample
+from sweeps.benchmarks.lite import DEFAULT_SEED
 from sweeps.benchmarks.loading import HubBenchmark, RowError, required
 from sweeps.benchmarks.scoring import error_score, split_errors
 from sweeps.benchmarks.vqav2 import SHORT_ANSWER
@@ -36,6 +39,30 @@ def mme_label(prediction: str) -> str:
     return "yes" if "yes" in head else "no" if "no" in head else "other"
 
 
+def lmms_mme_aggregate(scores: list[dict[str, Any]]) -> dict[str, float]:
+    """lmms-eval's arithmetic: per image acc = sum/len*100, acc+ = 100 if all right; per subtask the mean
+    over images; perception / cognition = sums over their subtasks in order of first appearance."""
+    ok, counts = split_errors(scores)
+    errored_images = {s.get("image_key") for s in scores if s.get("error")}
+    per_task: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    for s in ok:
+        if s["image_key"] not in errored_images:
+            per_task[s["category"]].setdefault(s["image_key"], []).append(s["score"])
+    out: dict[str, float] = {}
+    for task, images in per_task.items():
+        total = 0
+        for vals in images.values():
+            acc = sum(vals) / len(vals) * 100.0
+            acc_plus = all(v == 1.0 for v in vals) * 100.0
+            total += acc_plus + acc
+        out[f"subtask/{task}"] = total / len(images)
+    perception = [v for t, v in out.items() if t[len("subtask/"):] in PERCEPTION]
+    cognition = [v for t, v in out.items() if t[len("subtask/"):] not in PERCEPTION]
+    out["perception"], out["cognition"] = sum(perception), sum(cognition)
+    out["total"] = out["perception"] + out["cognition"]
+    return {**dict(sorted(out.items())), **counts}
+
+
 class MME(HubBenchmark):
     name: ClassVar[str] = "mme"
     hub_ids: ClassVar[tuple[str, ...]] = ("lmms-lab/MME", "lmms-lab-encoder/MME")
@@ -50,8 +77,8 @@ class MME(HubBenchmark):
     def row_group(self, row: dict[str, Any], position: int) -> str:
         return f"{row.get('category')}/{row.get('question_id')}"
 
-    def load(self, source=None, split=None, limit=None) -> list[Sample]:
-        rows, root = self.rows(source, split, limit)
+    def load(self, source=None, split=None, limit=None, seed=DEFAULT_SEED) -> list[Sample]:
+        rows, root = self.sampled_rows(source, split, limit, seed)
         seen: dict[str, int] = defaultdict(int)
         samples = []
         for i, row in enumerate(rows):
@@ -76,12 +103,15 @@ class MME(HubBenchmark):
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
         image_key = sample.meta.get("image_key", sample.id)
-        if (err := error_score(sample, prediction)) is not None:
-            return {**err, "image_key": image_key}
+        if (err := error_score(sample, prediction, self.rule)) is not None:
+            return {**err, "image_key": image_key, "rule": self.rule}
         label = mme_label(prediction)
-        return {"score": float(label == sample.answer), "pred": label, "category": sample.meta["category"], "image_key": image_key}
+        return {"score": float(label == sample.answer), "pred": label, "category": sample.meta["category"], "image_key": image_key,
+                "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
+        if self.rule == "lmms_eval":
+            return lmms_mme_aggregate(scores)
         ok, counts = split_errors(scores)
         errored_images = {s.get("image_key") for s in scores if s.get("error")}
         per_task: dict[str, list[float]] = defaultdict(list)

@@ -69,7 +69,8 @@ class MMVet(HubBenchmark):
     primary_metric: ClassVar[str] = "score"
     needs_judge: ClassVar[bool] = True
 
-    def __init__(self, judge: Judge | dict | bool | None = None):
+    def __init__(self, judge: Judge | dict | bool | None = None, rule: str = "llava"):
+        super().__init__(rule)          # lmms-eval's mmvet grades with the same MM-Vet prompt: one rule here
         self.judge = as_judge(judge)
 
     def row_category(self, row: dict[str, Any]) -> str | None:
@@ -88,12 +89,12 @@ class MMVet(HubBenchmark):
         return sample.question
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
         category = sample.meta.get("category")
         messages = [{"role": "user", "content": grader_query(sample.question, sample.answer, prediction)}]
         value, err = judged(self.judge, self.name, category, messages, PROMPT_VERSION, parse_correctness, max_tokens=3)
-        return err or {"score": value, "category": category}
+        return {**err, "rule": self.rule} if err else {"score": value, "category": category, "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

@@ -7,6 +7,8 @@ Prompt (lmms-eval default): "Context: {hint}\\n" (when there is a hint) + questi
 "A. ...\\nB. ..." + "\\nAnswer with the option's letter from the given choices directly."
 Score (lmms-eval's sqa_process_results, LLaVA's parse): the reply equals the letter (any case), or
 starts with "X." where X is an upper-case letter; anything else is wrong. Category: subject.
+rule="lmms_eval" states sqa_process_results literally (reply.lower() == letter.lower(), else "X." with
+X.isupper() and X.lower() == letter.lower()); for letters A-E the two rules agree.
 """
 from __future__ import annotations
 
@@ -28,6 +30,13 @@ def sqa_letter(prediction: str) -> str | None:
     if len(pred) >= 2 and pred[0].isupper() and pred[1] == ".":
         return pred[0]
     return None
+
+
+def lmms_sqa_right(prediction: str, letter: str) -> bool:
+    pred, target = prediction.strip(), letter.strip().lower()
+    if pred.lower() == target:
+        return True
+    return len(pred) >= 2 and pred[0].isupper() and pred[1] == "." and pred[0].lower() == target
 
 
 class ScienceQAImg(HubBenchmark):
@@ -62,10 +71,11 @@ class ScienceQAImg(HubBenchmark):
         return f"{context}{sample.question}\n{option_lines(sample.meta['choices'])}{LETTER_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
         letter = sqa_letter(prediction)
-        return {"score": float(letter == sample.answer), "answer": letter, "category": sample.meta.get("category")}
+        right = lmms_sqa_right(prediction, sample.answer) if self.rule == "lmms_eval" else letter == sample.answer
+        return {"score": float(right), "answer": letter, "category": sample.meta.get("category"), "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

@@ -7,13 +7,14 @@ from typing import Any
 from sweeps.benchmarks.base import Sample
 
 
-def error_score(sample: Sample, prediction: str | None) -> dict[str, Any] | None:
+def error_score(sample: Sample, prediction: str | None, rule: str | None = None) -> dict[str, Any] | None:
     """The score dict for a sample that cannot be scored (load error or no prediction), else None."""
+    named = {} if rule is None else {"rule": rule}
     category = sample.meta.get("category")
     if sample.error:
-        return {"error": sample.error, "category": category}
+        return {"error": sample.error, "category": category, **named}
     if prediction is None:
-        return {"error": "no prediction", "category": category}
+        return {"error": "no prediction", "category": category, **named}
     return None
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sweeps.benchmarks.base import Sample
+from sweeps.benchmarks.lite import DEFAULT_SEED
 from sweeps.benchmarks.loading import HubBenchmark, RowError, required
 from sweeps.benchmarks.scoring import error_score, mean, mean_by, split_errors
 from sweeps.benchmarks.vqa_normalize import NUMBER_WORDS
@@ -144,8 +145,14 @@ class Shapes(HubBenchmark):
     id_column: ClassVar[str] = "id"
     category_column: ClassVar[str | None] = "category"
 
-    def __init__(self, seed: int = 0, n: int = 64):
+    def __init__(self, seed: int = 0, n: int = 64, rule: str = "llava"):
+        super().__init__(rule)          # synthetic, no harness of its own: the same under every rule
         self.seed, self.n = seed, n
+
+    def sampled_rows(self, source=None, split=None, limit=None, seed=DEFAULT_SEED):
+        if source in (None, "generate"):       # generated from self.seed: `limit` samples, already a random draw
+            return self.rows(source, split, limit)
+        return super().sampled_rows(source, split, limit, seed)
 
     def rows(self, source=None, split=None, limit=None):
         if source in (None, "generate"):
@@ -165,12 +172,12 @@ class Shapes(HubBenchmark):
         return f"{sample.question}{SHORT_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return {**err, "type": sample.meta.get("category"), "quadrant": sample.meta.get("quadrant")}
         pred, gold = shapes_answer(prediction), shapes_answer(sample.answer)
         right = pred == gold or pred.startswith(gold + " ")
         return {"score": float(right), "answer": pred, "category": sample.meta["category"],
-                "type": sample.meta["category"], "quadrant": sample.meta["quadrant"]}
+                "type": sample.meta["category"], "quadrant": sample.meta["quadrant"], "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

@@ -6,6 +6,7 @@ Row: question_id, question, question_tokens, image_id, image, image_width, image
 Prompt: lmms-eval's default: question.capitalize() + short-answer suffix (ocr=True adds
 "\nReference OCR token: a, b, ..." as LLaVA-1.5's own question file does).
 Score: EvalAI processor on both sides, always (m4c), leave-one-annotator-out min(1, matches/3).
+rule="lmms_eval" (textvqa_process_results) is the same computation, averaged with statistics.mean.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any, ClassVar
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, required
 from sweeps.benchmarks.scoring import error_score, mean, split_errors
-from sweeps.benchmarks.vqa_normalize import normalize, vqa_accuracy
+from sweeps.benchmarks.vqa_normalize import lmms_leave_one_out, normalize, vqa_accuracy
 from sweeps.benchmarks.vqav2 import SHORT_ANSWER, answer_strings
 
 
@@ -26,7 +27,8 @@ class TextVQA(HubBenchmark):
     max_new_tokens: ClassVar[int] = 16
     primary_metric: ClassVar[str] = "accuracy"
 
-    def __init__(self, ocr: bool = False):
+    def __init__(self, ocr: bool = False, rule: str = "llava"):
+        super().__init__(rule)
         self.ocr = ocr
 
     def to_sample(self, row: dict[str, Any], root: Path | None) -> Sample:
@@ -40,10 +42,11 @@ class TextVQA(HubBenchmark):
         return f"{sample.question.capitalize()}{ocr}{SHORT_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
-        return {"score": vqa_accuracy(prediction, sample.answer, always_normalize=True), "answer": normalize(prediction),
-                "category": None}
+        value = (lmms_leave_one_out(prediction, sample.answer) if self.rule == "lmms_eval"
+                 else vqa_accuracy(prediction, sample.answer, always_normalize=True))
+        return {"score": value, "answer": normalize(prediction), "category": None, "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

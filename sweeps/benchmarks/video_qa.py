@@ -77,7 +77,8 @@ class VideoQA(HubBenchmark):
     category_column: ClassVar[str | None] = "type"
     image_columns: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, judge: Judge | dict | bool | None = None, frames: int = FRAMES):
+    def __init__(self, judge: Judge | dict | bool | None = None, frames: int = FRAMES, rule: str = "llava"):
+        super().__init__(rule)          # the Video-ChatGPT judge protocol: the same under every rule
         self.judge, self.frames = as_judge(judge), frames
 
     def row_id(self, row: dict[str, Any], position: int) -> str:
@@ -120,16 +121,17 @@ class VideoQA(HubBenchmark):
         return sample.question
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
         category = sample.meta.get("category")
         messages = [{"role": "system", "content": SYSTEM},
                     {"role": "user", "content": USER.format(question=sample.question, answer=sample.answer, prediction=prediction)}]
         verdict, err = judged(self.judge, self.name, category, messages, PROMPT_VERSION, parse_verdict, max_tokens=64)
         if err:
-            return err
+            return {**err, "rule": self.rule}
         pred, value = verdict
-        return {"score": float(pred == "yes"), "judge_pred": pred, "judge_score": value, "category": category}
+        return {"score": float(pred == "yes"), "judge_pred": pred, "judge_score": value, "category": category,
+                "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

@@ -7,6 +7,8 @@ Prompt: question.capitalize() + "\nWhen the provided information is insufficient
 'Unanswerable'." + short-answer suffix (lmms-eval default).
 Score: LLaVA's submission path: EvalAI processor on the prediction, then the VizWiz server's VQA
 accuracy (official rule: normalise both sides when answers differ). "Unanswerable" -> "unanswerable".
+rule="lmms_eval" (lmms-eval 0.7.3 vizwiz_vqa_process_results): EvalAI processor on both sides always
+(so ten "two" answers and the reply "two" score 1, where the server rule leaves the answers raw).
 Aggregate also splits answerable / unanswerable (majority human answer is "unanswerable").
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, ClassVar
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, required
 from sweeps.benchmarks.scoring import error_score, mean, mean_by, split_errors
-from sweeps.benchmarks.vqa_normalize import normalize, vqa_accuracy
+from sweeps.benchmarks.vqa_normalize import lmms_leave_one_out, normalize, vqa_accuracy
 from sweeps.benchmarks.vqav2 import SHORT_ANSWER, answer_strings
 
 UNANSWERABLE = "\nWhen the provided information is insufficient, respond with 'Unanswerable'."
@@ -44,11 +46,12 @@ class VizWiz(HubBenchmark):
         return f"{sample.question.capitalize()}{UNANSWERABLE}{SHORT_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
         submitted = normalize(prediction)
-        return {"score": vqa_accuracy(submitted, sample.answer), "answer": submitted,
-                "category": sample.meta.get("category"), "unanswerable": sample.meta["unanswerable"]}
+        value = lmms_leave_one_out(prediction, sample.answer) if self.rule == "lmms_eval" else vqa_accuracy(submitted, sample.answer)
+        return {"score": value, "answer": submitted, "category": sample.meta.get("category"),
+                "unanswerable": sample.meta["unanswerable"], "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

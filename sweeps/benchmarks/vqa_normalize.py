@@ -11,6 +11,7 @@ Two pieces, each re-stated from the reference behaviour:
 from __future__ import annotations
 
 import re
+import statistics
 
 # The VQA evaluation's contraction table (keys as the reference spells them; a few keys are
 # never reached after lower-casing, one maps the "wrong" way: kept as the standard has it).
@@ -100,3 +101,28 @@ def vqa_accuracy(prediction: str, answers: list[str], always_normalize: bool = F
         matches = sum(1 for j, a in enumerate(gts) if j != i and a == pred)
         per_annotator.append(min(1.0, matches / 3))
     return sum(per_annotator) / len(per_annotator)
+
+
+# -- lmms-eval 0.7.3 (tasks/vqav2, textvqa, vizwiz_vqa utils.py) ---------------------------------------
+# Both sides always processed; the mean over annotators is statistics.mean (exact, correctly rounded).
+
+def lmms_leave_one_out(prediction: str, answers: list[str]) -> float:
+    """TextVQA / VizWiz under lmms-eval: EvalAI's processor on both sides, positional leave-one-out."""
+    pred = normalize(prediction.strip())
+    gts = [normalize(a) for a in answers]
+    accs = [min(1, float(sum(1 for j, a in enumerate(gts) if j != i and a == pred)) / 3) for i in range(len(gts))]
+    return float(statistics.mean(accs)) if accs else 0.0
+
+
+def lmms_vqav2_accuracy(prediction: str, records: list[dict]) -> float:
+    """VQAv2 under lmms-eval: newline/tab/strip then punctuation + digit/article processing on both sides,
+    always (no "answers differ" condition, no prediction-side word_tokenize). An annotator's others are the
+    records not equal to it as a whole record (answer, confidence, id), so records with distinct ids leave
+    exactly one out."""
+    def clean(text: str) -> str:
+        return process_digit_article(process_punctuation(text.replace("\n", " ").replace("\t", " ").strip()))
+
+    pred = clean(prediction.strip())
+    recs = [{**r, "answer": clean(r["answer"])} for r in records]
+    accs = [min(1, float(sum(1 for o in recs if o != r and o["answer"] == pred)) / 3) for r in recs]
+    return float(statistics.mean(accs))

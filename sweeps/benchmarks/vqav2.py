@@ -6,6 +6,8 @@ Row: question_id, question, question_type, answer_type, multiple_choice_answer, 
 Score: LLaVA runs every prediction through EvalAI's processor (scripts/convert_vqav2_for_submission.py),
 then the official evaluator: leave-one-annotator-out min(1, matches/3), both sides normalised only when
 the ten human answers are not all identical.
+rule="lmms_eval" (lmms-eval 0.7.3 vqav2_process_results): punctuation + digit/article processing on
+both sides always (no EvalAI word_tokenize on the prediction), statistics.mean over annotators.
 """
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ from typing import Any, ClassVar
 from sweeps.benchmarks.base import Sample
 from sweeps.benchmarks.loading import HubBenchmark, RowError, required
 from sweeps.benchmarks.scoring import error_score, mean, mean_by, split_errors
-from sweeps.benchmarks.vqa_normalize import normalize, vqa_accuracy
+from sweeps.benchmarks.vqa_normalize import lmms_vqav2_accuracy, normalize, process_digit_article, process_punctuation, vqa_accuracy
 
 SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
+
+
+def answer_records(answers: list) -> list[dict[str, Any]]:
+    """The answers as records (lmms-eval compares whole records); plain strings get their position as id."""
+    return [dict(a) if isinstance(a, dict) else {"answer": a, "answer_id": i} for i, a in enumerate(answers)]
 
 
 def answer_strings(answers: Any) -> list[str]:
@@ -41,17 +48,24 @@ class VQAv2(HubBenchmark):
     def to_sample(self, row: dict[str, Any], root: Path | None) -> Sample:
         (question,) = required(row, "question")
         sample = Sample(id=str(row["question_id"]), question=question, answer=answer_strings(row.get("answers")),
-                        meta={"category": self.row_category(row), "question_type": row.get("question_type")})
+                        meta={"category": self.row_category(row), "question_type": row.get("question_type"),
+                              "answer_records": answer_records(row["answers"])})
         return self.with_image(sample, row, root)
 
     def prompt(self, sample: Sample) -> str:
         return f"{sample.question}{SHORT_ANSWER}"
 
     def score(self, sample: Sample, prediction: str | None) -> dict[str, Any]:
-        if (err := error_score(sample, prediction)) is not None:
+        if (err := error_score(sample, prediction, self.rule)) is not None:
             return err
+        if self.rule == "lmms_eval":
+            records = sample.meta.get("answer_records") or answer_records(sample.answer)
+            answer = process_digit_article(process_punctuation(prediction.strip().replace("\n", " ").replace("\t", " ").strip()))
+            return {"score": lmms_vqav2_accuracy(prediction, records), "answer": answer,
+                    "category": sample.meta.get("category"), "rule": self.rule}
         submitted = normalize(prediction)       # what LLaVA submits
-        return {"score": vqa_accuracy(submitted, sample.answer), "answer": submitted, "category": sample.meta.get("category")}
+        return {"score": vqa_accuracy(submitted, sample.answer), "answer": submitted, "category": sample.meta.get("category"),
+                "rule": self.rule}
 
     def aggregate(self, scores: list[dict[str, Any]]) -> dict[str, float]:
         ok, counts = split_errors(scores)

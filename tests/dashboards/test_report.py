@@ -28,15 +28,19 @@ def test_report_is_self_contained(tmp_path):
     index = report.build_report(_rows(), tmp_path / "out", "t")
     page = index.read_text()
     imgs = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
-    # shapes: tflops, latency, budget, bias; toy: tflops, latency, budget (no quadrants)
-    assert len(imgs) == 7
+    # shapes: tflops, latency, budget, loyalty, bias; toy: tflops, latency, budget, loyalty (no quadrants)
+    assert len(imgs) == 9
     assert sum("positional bias" in alt for alt, _ in imgs) == 1
+    assert sum("loyalty" in alt for alt, _ in imgs) == 2
     pngs = sorted((tmp_path / "out").glob("*.png"))
     assert sorted(base64.b64decode(b) for _, b in imgs) == sorted(p.read_bytes() for p in pngs)
     assert "<table" in page and "vispruner" in page
     md = (tmp_path / "out" / "table.md").read_text()
-    # shapes: keep_all 16/16, vispruner 13/16 -> 81.25% acc, Rel. 81.2
-    assert "| vispruner | 64 | 0.5 | 81.2 | 81.2 |" in md
+    # shapes: keep_all 16/16, vispruner 13/16 -> 81.25% acc, Rel. 81.2; its 3 wrong answers differ from
+    # keep_all's (right) ones -> loyalty 13/16; fastv 6 wrong -> 62.5% acc, 62.5% loyal
+    assert "| Method | T | r | shapes Acc. (%) | shapes Rel.% | shapes Loyalty % |" in md
+    assert "| vispruner | 64 | 0.5 | 81.2 | 81.2 | 81.2 |" in md
+    assert "| fastv | 64 |  | 62.5 | 62.5 | 62.5 |" in md
 
 
 def test_cli_from_rows_file_and_mlflow_logging(tmp_path, monkeypatch):
@@ -58,3 +62,22 @@ def test_cli_from_rows_file_and_mlflow_logging(tmp_path, monkeypatch):
     client = MlflowClient(uri)
     arts = {a.path for a in client.list_artifacts(tr.parent_id, "dashboards")}
     assert {"dashboards/index.html", "dashboards/table.md", "dashboards/points.json"} <= arts
+
+
+def test_report_adds_the_rules_table_when_rows_carry_several_rules(tmp_path):
+    from sweeps.benchmarks.base import Sample
+    from sweeps.benchmarks.rules import with_rules
+
+    bench = with_rules("gqa", ["llava", "lmms_eval"])
+    s = Sample(id="q", question="?", answer="yes", meta={"category": None})
+    rows = []
+    for strat, T, replies in (("keep_all", None, ["yes", "yes"]), ("vispruner", 64, ["Yes!", "yes"])):
+        sc = [bench.score(s, r) for r in replies]
+        rows += rows_for_point(strategy=strat, budget=T, ratio=0.5 if T else None, benchmark="gqa",
+                               correct=[x["score"] for x in sc], scores=sc)
+    report.build_report(table(rows), tmp_path / "multi", "t")
+    md = (tmp_path / "multi" / "table.md").read_text()
+    # vispruner: LLaVA 1/2 -> Rel. 50; lmms-eval 2/2 -> Rel. 100
+    assert "(by scoring rule)" in md and "| vispruner | 64 | 0.5 | 50.0 | 50.0 | 100.0 | 100.0 | 50.0 | 100.0 |" in md
+    report.build_report(_rows(), tmp_path / "single", "t")
+    assert "(by scoring rule)" not in (tmp_path / "single" / "table.md").read_text()

@@ -67,3 +67,32 @@ def test_markdown_and_html_agree():
     html_rows = [[c.strip() for c in r] for r in p.rows]
     # empty cells vanish in the HTML parse; compare the non-empty ones
     assert [[c for c in r if c] for r in md_rows] == [[c for c in r if c] for r in html_rows]
+
+
+def test_rules_table_side_by_side():
+    # GQA, answer "yes" x4, scored under both rules. keep_all replies yes, Yes!, yes, no: LLaVA 0.5
+    # ("Yes!" keeps its "!"), lmms-eval 0.75; vispruner T64 replies Yes!, Yes!, yes, no: LLaVA 0.25 (Rel. 50),
+    # lmms-eval 0.75 (Rel. 100): the same answers lose half their value under one harness and none under the other.
+    from sweeps.benchmarks.base import Sample
+    from sweeps.benchmarks.rules import with_rules
+
+    bench = with_rules("gqa", ["llava", "lmms_eval"])
+    s = Sample(id="q", question="?", answer="yes", meta={"category": None})
+
+    def point(strategy, budget, replies):
+        scores = [bench.score(s, r) for r in replies]
+        return rows_for_point(strategy=strategy, budget=budget, ratio=0.5 if budget else None, benchmark="gqa",
+                              correct=[d["score"] for d in scores], scores=scores)
+
+    rows = table(point("keep_all", None, ["yes", "Yes!", "yes", "no"]) + point("vispruner", 64, ["Yes!", "Yes!", "yes", "no"]))
+    plain = tables.paper_table(summarize(rows), "tiny-llava")
+    assert plain.benchmarks == ["gqa"] and plain.rows[1]["cells"]["gqa"] == (0.25, 50.0)     # the primary rule
+    t = tables.rules_table(rows, "tiny-llava")
+    assert t.benchmarks == ["gqa [llava]", "gqa [lmms_eval]"]
+    vis = {r["strategy"]: r for r in t.rows}["vispruner"]
+    assert vis["cells"] == {"gqa [llava]": (0.25, 50.0), "gqa [lmms_eval]": (0.75, 100.0)}
+    assert vis["avgs"] == {"Avg Rel.% [llava]": 50.0, "Avg Rel.% [lmms_eval]": 100.0}
+    md = tables.to_markdown(t)
+    assert "(by scoring rule)" in md and "| Avg Rel.% [llava] | Avg Rel.% [lmms_eval] |" in md
+    assert "| vispruner | 64 | 0.5 | 25.0 | 50.0 | 75.0 | 100.0 | 50.0 | 100.0 |" in md
+    assert tables.rules_table(rows, "tiny-llava", ["lmms_eval"]).benchmarks == ["gqa [lmms_eval]"]

@@ -169,3 +169,19 @@ def test_every_shipped_config_validates(path):
     assert cfg.grid and cfg.models and cfg.benchmarks
     first = path.read_text().splitlines()[0]        # STYLE.md: a config's first line is the command that runs it
     assert first.startswith("# ") and "jobs/" in first
+
+
+def test_scoring_rules():
+    cfg = parse_config(base())
+    assert cfg.scoring_rules == ()                                   # each benchmark's own rule (llava)
+    both = parse_config(base(scoring={"rules": ["lmms_eval", "llava"]}))
+    assert both.scoring_rules == ("lmms_eval", "llava")
+    assert both.default_sweep_id() != cfg.default_sweep_id()       # other scores: another sweep
+    assert parse_config(base(scoring={"rules": "exact"})).scoring_rules == ("lmms_eval",)
+    errs = errors_of(base(scoring={"rules": ["llava", "lmms_evl", "llava"], "rule": "x"}))
+    assert "scoring.rules[1]: unknown scoring rule 'lmms_evl'; did you mean 'lmms_eval'?" in errs
+    assert any(e.startswith("scoring.rules[2]:") and "twice" in e for e in errs)
+    assert any(e.startswith("scoring.rule:") and "did you mean 'rules'" in e for e in errs)
+    errs = errors_of(base(benchmarks=[{"name": "pope", "params": {"rule": "llava"}}], scoring={"rules": ["llava"]}))
+    assert any(e.startswith("benchmarks[0].params.rule:") for e in errs)
+    assert any(e.startswith("scoring.rules:") for e in errors_of(base(scoring={"rules": []})))

@@ -118,5 +118,6 @@ def test_judged_benchmarks_without_a_judge_record_an_error_per_sample():
         bench = get_benchmark(name)
         s = Sample(id="q1", question="What is shown?", answer="a cat", meta={"category": "rec"})
         score = bench.score(s, "a cat")
-        assert score == {"error": f"{name} needs a judge: get_benchmark({name!r}, judge=Judge())", "category": "rec"}
+        assert score == {"error": f"{name} needs a judge: get_benchmark({name!r}, judge=Judge())", "category": "rec",
+                         "rule": "llava"}   # every score dict names the rule that made it
         assert bench.aggregate([score])["n_errors"] == 1

@@ -31,7 +31,7 @@ def test_bad_rows_are_counted_errors(tmp_path):
 def test_missing_prediction_is_an_error_not_a_zero(tmp_path):
     bench = get_benchmark("pope")
     (s,) = bench.load(str(write_parquet(tmp_path / "p", [pope_row(1, "no", "random")])))
-    assert bench.score(s, None) == {"error": "no prediction", "category": "random"}
+    assert bench.score(s, None) == {"error": "no prediction", "category": "random", "rule": "llava"}
     assert bench.score(s, "")["score"] == 0.0         # an empty reply is a wrong answer (LLaVA rule reads "yes")
 
 

@@ -19,10 +19,10 @@ def test_pope_llava_rule(reply, label):
     assert pope_label(reply, "llava") == label
 
 
-def test_pope_exact_rule():
-    assert pope_label(" Yes ", "exact") == "yes"
-    assert pope_label("No.", "exact") == "other"
-    assert pope_label("no", "exact") == "no"
+def test_pope_lmms_eval_rule():
+    assert pope_label(" Yes ", "lmms_eval") == "yes"
+    assert pope_label("No.", "lmms_eval") == "other"
+    assert pope_label("no", "lmms_eval") == "no"
 
 
 def test_pope_metrics_hand_worked(tmp_path):
@@ -44,8 +44,8 @@ def test_pope_metrics_hand_worked(tmp_path):
     assert agg["accuracy"] == pytest.approx(4 / 6) and agg["precision"] == pytest.approx(2 / 3)
     assert agg["yes_ratio"] == pytest.approx(3 / 6) and agg["n"] == 6
     assert bench.prompt(samples[0]) == "Is there a dog in the image?\nAnswer the question using a single word or phrase."
-    exact = get_benchmark("pope", rule="exact")
-    assert exact.score(samples[2], "Yes, I think so")["pred"] == "other"
+    exact = get_benchmark("pope", rule="exact")           # the earlier name of the lmms-eval rule
+    assert exact.rule == "lmms_eval" and exact.score(samples[2], "Yes, I think so")["pred"] == "other"
     with pytest.raises(ValueError, match="rule"):
         get_benchmark("pope", rule="fuzzy")
 
