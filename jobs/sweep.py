@@ -31,30 +31,33 @@ def parse_args(argv=None):
     p.add_argument("--sweep-id", help="default: <name>-<hash of the config content> (reruns resume)")
     p.add_argument("--sync-mlflow", action="store_true", help="only backfill MLflow from the store, run nothing")
     p.add_argument("--address", default=None,
-                   help="Ray: 'auto' (a running cluster), 'local' (start one here), or HOST:PORT; "
-                        "default: $RAY_ADDRESS or a running cluster if there is one, else local")
+                   help="Ray: 'local' (start one on 127.0.0.1), HOST:PORT, or 'auto' (the cluster `ray start` "
+                        "recorded in its marker file); default: $RAY_ADDRESS (set by ray job submit), else local")
     return p.parse_args(argv)
 
 
-def init_ray(address: str | None) -> str:
-    """Join $RAY_ADDRESS / the given address / the machine's running cluster, else start a local Ray on loopback."""
-    running = (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").exists()   # what address="auto" reads
-    target = address or os.environ.get("RAY_ADDRESS") or ("auto" if running else "local")
-    if target == "local":
+def init_ray(target) -> str:
+    """Start a local Ray on loopback (target.address None) or join the probed cluster; say which."""
+    from cluster.ray_target import RayTargetError, describe_joined, read_marker
+
+    if target.address is None:
         os.environ.pop("RAY_ADDRESS", None)
         # Ray advertises the machine's routable IP even for 127.0.0.1 unless told the cluster is one machine;
         # it reads this once at import, so it is set before `import ray`
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
-    if target == "local":
-        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
-        return "local Ray (127.0.0.1)"
+    if target.address is None:
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
+        other = read_marker()
+        note = f"; not joining the cluster recorded at {other} (--address auto would)" if other else ""
+        return f"started a local Ray at {describe_joined()}{note}"
     try:
-        ray.init(address=target, log_to_driver=True)
+        ray.init(address=target.address, log_to_driver=True)
     except ConnectionError as exc:
-        raise SystemExit(f"cannot join the Ray cluster at {target!r} ({exc}); use --address local for a local Ray")
-    return f"cluster at {target}"
+        raise RayTargetError(f"cannot join the Ray cluster at {target.address} (from {target.source}): "
+                             f"{str(exc).splitlines()[0]}; use --address local for a local Ray") from None
+    return f"joined the cluster at {describe_joined()} (from {target.source})"
 
 
 def summary(store, sweep_id: str) -> str:
@@ -81,16 +84,53 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from cluster.ray_target import RayTargetError, choose, probe
+    from sweeps.store_target import store_problem
+
+    store_uri = args.store or cfg.store
+    problem = store_problem(args.store, "--store") if args.store else store_problem(cfg.store, "store")
+    if problem:                                    # a file, an unwritable place, a scheme pyarrow cannot open
+        print(f"{args.config}: {problem}", file=sys.stderr)
+        return 2
+    try:
+        target = choose(args.address)              # named, bounded failure here, before any work
+        if target.address is not None:
+            probe(target)
+    except RayTargetError as exc:
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return 2
+    sweep_id = args.sweep_id or cfg.default_sweep_id()
+    state = {"store": None, "before": 0, "total": 0}
+    try:
+        return run(args, cfg, store_uri, sweep_id, target, state)
+    except KeyboardInterrupt:
+        from sweeps.interrupt import interrupted_line, resume_command
+
+        store = state["store"]
+        done = len(store.committed_units()) if store is not None else 0
+        resume = resume_command(args.config, store_uri, sweep_id, args.address)
+        print(f"\n{interrupted_line(sweep_id, store_uri, done, state['total'], state['before'], resume)}",
+              file=sys.stderr, flush=True)
+        return 130
+    except RayTargetError as exc:
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
     from sweeps.controller import Controller, prepare
     from sweeps.progress import Progress
     from sweeps.store import SweepStore, local_path
     from sweeps.tracking import Tracker, sync, tracking_uri
 
-    store_uri = args.store or cfg.store
-    sweep_id = args.sweep_id or cfg.default_sweep_id()
     store = SweepStore.open(store_uri, sweep_id)
-    store.write_config(cfg.text, cfg.content_hash())
+    try:
+        store.write_config(cfg.text, cfg.content_hash())   # cfg.text is redacted (sweeps/secrets.py)
+    except ValueError as exc:
+        print(f"{args.config}: --sweep-id: {exc}", file=sys.stderr)
+        return 2
     prep = prepare(cfg)
+    state.update(store=store, before=len(store.committed_units()), total=len(prep.units))
     uri = tracking_uri(cfg.mlflow.tracking_uri, store_uri)
     root = local_path(store_uri)
 
@@ -116,7 +156,7 @@ def main(argv=None) -> int:
         sync(t, store)                             # replay what earlier runs committed (logs only missing steps)
     t.live = True
     if any(u.unit_id not in store.committed_units() for u in prep.units):   # nothing left: no Ray needed
-        print(f"Ray: {init_ray(args.address)}", file=sys.stderr)
+        print(f"Ray: {init_ray(target)}", file=sys.stderr)
     from cluster.placement import placement_lines, placement_params
     from cluster.pool import ReplicaPool
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pruning.registry import STRATEGIES, closest, strategy_class
+from sweeps.secrets import literal_secret_errors, redact, redact_text
+from sweeps.yaml_load import YamlInputError, read_yaml
 
 ENCODER_STRATEGIES = frozenset({"keep_all", "random", "spatial", "vispruner", "visionzip", "divprune", "prumerge_plus"})
 ALL_STRATEGIES = frozenset(STRATEGIES)
@@ -159,9 +159,12 @@ class ConfigError(ValueError):
     """All problems of one config, each naming its key path and a fix."""
 
     def __init__(self, errors: list[str], path: str | None = None):
-        self.errors = errors
+        self.errors = errors = list(dict.fromkeys(errors))     # each problem once, in the order found
         head = f"{path}: " if path else ""
-        super().__init__(f"{head}{len(errors)} problem(s) in sweep config:\n" + "\n".join(f"  - {e}" for e in errors))
+        if len(errors) == 1:                       # one problem, one line
+            super().__init__(f"{head}{errors[0]}")
+        else:
+            super().__init__(f"{head}{len(errors)} problems in sweep config:\n" + "\n".join(f"  - {e}" for e in errors))
 
 
 TOP_KEYS = ("name", "models", "benchmarks", "grid", "shard_size", "replicas", "generation", "mlflow",
@@ -273,8 +276,15 @@ def _check_benchmarks(raw, errors: list[str]) -> list[BenchmarkSpec]:
                 ok = False
         judge = entry.get("judge")
         if judge is not None and not isinstance(judge, dict):
-            errors.append(f"{where}.judge: must be a mapping (model, base_url, ...), got {judge!r}")
+            errors.append(f"{where}.judge: must be a mapping (model, base_url, api_key_env, ...), got a "
+                          f"{type(judge).__name__}")
             ok = False
+        elif judge is not None:
+            from sweeps.judge_config import judge_errors
+
+            problems = judge_errors(judge, f"{where}.judge")
+            errors += problems
+            ok = ok and not problems
         params = entry.get("params") or {}
         if not isinstance(params, dict):
             errors.append(f"{where}.params: must be a mapping of benchmark arguments, got {params!r}")
@@ -338,6 +348,7 @@ def _check_grid(raw, models: list[str], errors: list[str]) -> list[GridEntry]:
         return []
     families = {m: model_family(m) for m in models}
     entries: list[GridEntry] = []
+    seen: dict[GridEntry, str] = {}                 # grid point -> the entry that first made it
     for i, g in enumerate(raw):
         where = f"grid[{i}]"
         if isinstance(g, str):
@@ -401,15 +412,27 @@ def _check_grid(raw, models: list[str], errors: list[str]) -> list[GridEntry]:
                 if b is not None and hasattr(strategy, "keep_counts"):
                     strategy.keep_counts(b)                  # SparseVLM: a released schedule exists for T
             except (TypeError, ValueError) as exc:
-                errors.append(f"{where}: {label} is invalid: {exc}")
+                errors.append(f"{_param_key(where, p, exc)}: {label} is invalid: {exc}")
                 continue
-            if not _fits_decoders(strategy, label, families, where, errors):
+            if not _fits_decoders(strategy, label, families, where, errors, p):
                 continue
-            entries.append(GridEntry(name, b, tuple(sorted(p.items()))))
+            entry = GridEntry(name, b, tuple(sorted(p.items())))
+            if entry in seen:
+                t = "" if b is None else f" at budget T={b}"
+                errors.append(f"{where}: grid point {label}{t} duplicates the one from {seen[entry]}; remove one")
+                continue
+            seen[entry] = where
+            entries.append(entry)
     return entries
 
 
-def _fits_decoders(strategy, label: str, families: dict, where: str, errors: list[str]) -> bool:
+def _param_key(where: str, params: dict, exc: BaseException) -> str:
+    """`grid[1].layer` when the strategy's message names exactly one of the entry's parameters, else `grid[1]`."""
+    named = [k for k in params if re.search(rf"\b{re.escape(k)}\b", str(exc))]
+    return f"{where}.{named[0]}" if len(named) == 1 else where
+
+
+def _fits_decoders(strategy, label: str, families: dict, where: str, errors: list[str], params: dict) -> bool:
     """Decoder-stage strategies check their prune layers (FastV's K, SparseVLM's layers) against each model's depth."""
     ok = True
     for m, fam in families.items():
@@ -419,7 +442,7 @@ def _fits_decoders(strategy, label: str, families: dict, where: str, errors: lis
         try:
             strategy.check_depth(depth)
         except ValueError as exc:
-            errors.append(f"{where}: {label} cannot run on {m!r} ({depth} decoder layers): {exc}")
+            errors.append(f"{_param_key(where, params, exc)}: {label} cannot run on {m!r} ({depth} decoder layers): {exc}")
             ok = False
     return ok
 
@@ -442,6 +465,7 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     if not isinstance(data, dict):
         raise ConfigError([f"top level must be a mapping of {', '.join(TOP_KEYS)}, got {type(data).__name__}"], path)
     _unknown_keys(data, TOP_KEYS, "", errors)
+    errors += literal_secret_errors(data)
     for k in ("models", "benchmarks", "grid"):
         if k not in data:
             errors.append(f"{k}: required key is missing")
@@ -519,7 +543,7 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
                        shard_size=shard_size, replicas=replicas, generation=generation, mlflow=mlflow_spec,
                        store=store, controls=controls, retries=retries, judge_workers=judge_workers,
                        unit_timeout_s=None if unit_timeout_s is None else float(unit_timeout_s),
-                       scoring_rules=scoring_rules, raw=data, text=text)
+                       scoring_rules=scoring_rules, raw=redact(data), text=redact_text(text, data))
 
 
 def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[str]) -> tuple[str, ...]:
@@ -551,10 +575,9 @@ def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[st
 
 
 def load_config(path: str | os.PathLike, **kw) -> SweepConfig:
-    """Read and validate a sweep YAML file (default name: the file's stem)."""
-    text = Path(path).read_text()
+    """Read and validate a sweep YAML file (default name: the file's stem); duplicated keys are errors."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
+        text, data = read_yaml(path)
+    except YamlInputError as exc:
+        raise ConfigError(exc.errors, str(path)) from None
     return parse_config(data, text=text, default_name=Path(path).stem, path=str(path), **kw)

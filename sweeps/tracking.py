@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from sweeps.grid import GridPoint
 from sweeps.point_metrics import PointSummary, keep_all_of, parse_scores, relative_pct, summarize_rows
+from sweeps.secrets import redact
 from sweeps.store import SweepStore, local_path
 
 log = logging.getLogger("vissweep.tracking")
@@ -167,7 +168,7 @@ class Tracker:
                 tags = {"sweep_id": self.sweep_id, "vissweep.role": PARENT, "git_commit": _git_commit(), **_versions()}
                 run = self.client.create_run(self.exp_id, run_name=self.sweep_id, tags=tags)
                 self.parent_id = run.info.run_id
-                self._log_params(self.parent_id, {"sweep_id": self.sweep_id, **flatten(self.config_raw)})
+                self._log_params(self.parent_id, {"sweep_id": self.sweep_id, **flatten(redact(self.config_raw))})
                 if self.config_text:
                     self.client.log_text(self.parent_id, self.config_text, "config.yaml")
         except Exception as exc:  # any MLflow/DB/HTTP failure: the store keeps everything
