@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the repo root
@@ -94,7 +93,7 @@ def main(argv=None) -> int:
         return 2
     try:
         target = choose(args.address)              # named, bounded failure here, before any work
-        if target.address is not None:
+        if target.address is not None and not args.sync_mlflow:   # --sync-mlflow needs no Ray
             probe(target)
     except RayTargetError as exc:
         print(f"{args.config}: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 
 REDACTED = "<redacted>"           # a plain YAML scalar: redacted text still parses
 SECRET_WORDS = ("key", "token", "secret", "password", "passwd")
+MIN_LOOSE = 8                                    # redact_text's fallback replaces values at least this long
 LITERAL_KEYS = frozenset({"api_key"})            # rejected at validation: name a variable with api_key_env
 
 
@@ -62,12 +63,13 @@ def redact_text(text: str, data: Any) -> str:
     """The config's YAML text with the values of its secret-looking keys (as parsed into `data`) blanked.
 
     Block (`key: v`) and flow (`{key: v}`) styles, quoted or not, keep their layout and comments; a value
-    still present after that (written escaped or split) is replaced wherever it occurs.
+    still present after that (written escaped), if at least MIN_LOOSE characters long, is replaced
+    wherever it occurs.
     """
     for key, val in secret_values(data):
         pattern = re.compile(rf"({re.escape(key)}['\"]?\s*:\s*)(['\"]?){re.escape(val)}\2")
         text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}{m.group(2)}", text)
-        if val and val in text:
+        if len(val) >= MIN_LOOSE and val in text:   # short values would hit unrelated text (`count: 1`)
             text = text.replace(val, REDACTED)
     return text
 

@@ -59,6 +59,12 @@ def test_redact_text_block_flow_and_quoted_styles():
     assert yaml.safe_load(out)["benchmarks"][0]["judge"]["api_key"] == REDACTED      # still valid YAML
 
 
+def test_redact_text_leaves_short_values_elsewhere_alone():
+    text = "replicas: {count: 1}\nextra: {password: 1, token_env: HF_TOKEN}\n"
+    out = redact_text(text, yaml.safe_load(text))
+    assert out == f"replicas: {{count: 1}}\nextra: {{password: {REDACTED}, token_env: HF_TOKEN}}\n"
+
+
 def test_literal_api_key_is_rejected_with_the_fix_and_without_the_value(tmp_path, monkeypatch):
     data = {"models": ["tiny-llava"], "grid": [{"strategy": "keep_all"}],
             "benchmarks": [{"name": "mmvet", "judge": {"model": "j", "api_key": KEY}}]}
