@@ -119,6 +119,7 @@ def main(argv=None) -> int:
 def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
     from sweeps.controller import Controller, prepare
     from sweeps.progress import Progress
+    from sweeps.secrets import redact_url
     from sweeps.store import SweepStore, local_path
     from sweeps.tracking import Tracker, sync, tracking_uri
 
@@ -139,7 +140,7 @@ def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
                        artifact_root=f"{root}/mlartifacts" if root else None, live=live,
                        every_s=cfg.mlflow.stream_every_s)
 
-    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, MLflow {uri}",
+    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, MLflow {redact_url(uri)}",
           file=sys.stderr)
     if args.sync_mlflow:
         t = tracker(live=False)
@@ -147,7 +148,7 @@ def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
             return 1
         n = sync(t, store)
         t.close()
-        print(f"synced {n} committed units of {sweep_id} to MLflow at {uri}", file=sys.stderr)
+        print(f"synced {n} committed units of {sweep_id} to MLflow at {redact_url(uri)}", file=sys.stderr)
         return 0 if t.down is None else 1
 
     t = tracker(live=False)
@@ -184,7 +185,7 @@ def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
     if uri.startswith("sqlite:///"):
         print(f"\nMLflow UI: mlflow ui --backend-store-uri {uri} --host 127.0.0.1")
     else:
-        print(f"\nMLflow: {uri} (experiment {cfg.mlflow.experiment!r})")
+        print(f"\nMLflow: {redact_url(uri)} (experiment {cfg.mlflow.experiment!r})")
     print(f"Results: python -c \"from sweeps.store import read_results; print(read_results({store_uri!r}, {sweep_id!r}))\"")
     return 1 if stats["quarantined"] else 0
 

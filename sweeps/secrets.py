@@ -7,6 +7,7 @@ A config key looks secret when one of its words contains `key`, `token`, `secret
 - `*_env` keys (`api_key_env: OPENAI_API_KEY`): the value names an environment variable, it is not
   the secret, and it must stay readable so that a rerun knows where the key comes from;
 - the plural `tokens` (`max_new_tokens: 16`): a count of model tokens, not an auth token.
+A password inside a URL (`https://user:password@host`, any key) is blanked too.
 Judge keys come from the environment only: a literal `api_key` in a config is a validation error.
 """
 from __future__ import annotations
@@ -18,6 +19,14 @@ REDACTED = "<redacted>"           # a plain YAML scalar: redacted text still par
 SECRET_WORDS = ("key", "token", "secret", "password", "passwd")
 MIN_LOOSE = 8                                    # redact_text's fallback replaces values at least this long
 LITERAL_KEYS = frozenset({"api_key"})            # rejected at validation: name a variable with api_key_env
+
+
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s/@]+@", re.IGNORECASE)   # scheme://user:PASSWORD@
+
+
+def redact_url(text: str) -> str:
+    """The password of any `scheme://user:password@host` in a string blanked (e.g. an MLflow tracking URI)."""
+    return URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
 
 
 def _words(key: str) -> list[str]:
@@ -41,7 +50,7 @@ def redact(value: Any) -> Any:
         return {k: (REDACTED if is_secret_key(k) and v is not None else redact(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
-    return value
+    return redact_url(value) if isinstance(value, str) else value
 
 
 def secret_values(value: Any) -> list[tuple[str, str]]:
@@ -66,6 +75,7 @@ def redact_text(text: str, data: Any) -> str:
     still present after that (written escaped), if at least MIN_LOOSE characters long, is replaced
     wherever it occurs.
     """
+    text = redact_url(text)
     for key, val in secret_values(data):
         pattern = re.compile(rf"({re.escape(key)}['\"]?\s*:\s*)(['\"]?){re.escape(val)}\2")
         text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}{m.group(2)}", text)

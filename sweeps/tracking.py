@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from sweeps.grid import GridPoint
 from sweeps.point_metrics import PointSummary, keep_all_of, parse_scores, relative_pct, summarize_rows
-from sweeps.secrets import redact
+from sweeps.secrets import redact, redact_url
 from sweeps.store import SweepStore, local_path
 
 log = logging.getLogger("vissweep.tracking")
@@ -144,7 +144,8 @@ class Tracker:
         if self.down is None:
             self.down = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             log.warning("MLflow at %s is unavailable (%s); the sweep goes on, results stay in the store. "
-                        "Backfill later with: python jobs/sweep.py --config CONFIG --sync-mlflow", self.uri, self.down)
+                        "Backfill later with: python jobs/sweep.py --config CONFIG --sync-mlflow", redact_url(self.uri),
+                        redact_url(self.down))
 
     def start(self) -> bool:
         """Connect, find or create the parent run. False (with one warning) when MLflow is unreachable."""

@@ -103,3 +103,13 @@ def test_judge_reads_the_named_variable(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="set VSW_TEST_JUDGE_KEY"):
         Judge(model="j", api_key_env="VSW_TEST_JUDGE_KEY", cache_dir=tmp_path)
     assert os.environ.get("VSW_TEST_JUDGE_KEY") is None
+
+
+def test_url_passwords_are_blanked_wherever_they_are():
+    uri = "https://vsw:pl4nted-pw@mlflow.internal:5000/api"
+    cfg = {"mlflow": {"tracking_uri": uri}, "store": "s3://bucket/results", "other": ["http://host:80/x"]}
+    out = redact(cfg)
+    assert out == {"mlflow": {"tracking_uri": f"https://vsw:{REDACTED}@mlflow.internal:5000/api"},
+                   "store": "s3://bucket/results", "other": ["http://host:80/x"]}
+    text = f"mlflow: {{tracking_uri: '{uri}'}}\n"
+    assert redact_text(text, yaml.safe_load(text)) == f"mlflow: {{tracking_uri: 'https://vsw:{REDACTED}@mlflow.internal:5000/api'}}\n"
