@@ -66,7 +66,10 @@ class Judge:
         self.calls = 0            # API requests actually sent (cache hits excluded)
 
     def __repr__(self) -> str:
-        return f"Judge(model={self.model!r}, base_url={self.base_url!r}, cache={str(self.cache_path)!r})"
+        from sweeps.secrets import redact_url
+
+        base_url = None if self.base_url is None else redact_url(self.base_url)
+        return f"Judge(model={self.model!r}, base_url={base_url!r}, cache={str(self.cache_path)!r})"
 
     def _db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.cache_path, timeout=30)

@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any
 
-from sweeps.secrets import LITERAL_KEYS
+from sweeps.secrets import LITERAL_KEYS, URL_PASSWORD
 
 
 def judge_keys() -> tuple[str, ...]:
@@ -28,6 +28,10 @@ def judge_errors(judge: dict[str, Any], where: str) -> list[str]:
     valid = judge_keys()
     errors = [f"{where}.{k}: unknown judge key; valid keys: {', '.join(valid)}"
               for k in judge if k not in valid and k not in LITERAL_KEYS]
+    url = judge.get("base_url")
+    if isinstance(url, str) and URL_PASSWORD.search(url):   # httpx would send it as Basic auth, dropping the key
+        errors.append(f"{where}.base_url: credentials in the URL would be stored and logged, and replace the API "
+                      "key; give the bare URL and the key through api_key_env")
     name = judge.get("api_key_env")
     if name is None:
         return errors

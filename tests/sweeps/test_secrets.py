@@ -87,6 +87,10 @@ def test_api_key_env_is_accepted_kept_by_name_and_checked(monkeypatch):
     cfg = parse_config(data, text=yaml.safe_dump(data))
     assert cfg.raw["benchmarks"][0]["judge"]["api_key_env"] == "VSW_TEST_JUDGE_KEY"
     assert "VSW_TEST_JUDGE_KEY" in cfg.text and KEY not in cfg.text and KEY not in repr(cfg)
+    pw = {**data, "benchmarks": [{"name": "mmvet", "judge": {"model": "j", "base_url": "http://u:pl4nted@h:1/v1"}}]}
+    with pytest.raises(ConfigError, match=r"benchmarks\[0\]\.judge\.base_url: credentials in the URL") as e:
+        parse_config(pw)
+    assert "pl4nted" not in str(e.value)
     bad = {**data, "benchmarks": [{"name": "mmvet", "judge": {"model": "j", "api_kye_env": "X"}}]}
     with pytest.raises(ConfigError, match=r"benchmarks\[0\]\.judge\.api_kye_env: unknown judge key"):
         parse_config(bad)
