@@ -7,9 +7,9 @@
 The rule: `--address`, else `$RAY_ADDRESS`, else a new local Ray on 127.0.0.1. The marker file
 (`$RAY_TMPDIR`, else `$TMPDIR`, else /tmp, then `ray/ray_current_cluster`, as Ray 2.60 reads it) is
 used only for `--address auto`; on a shared machine it may point at someone else's cluster, or at
-one that is gone. Any address is probed with a plain TCP connect (PROBE_S) before `ray.init`, so an
-unreachable or stale one fails at once, naming the address and `--address local`, instead of Ray
-retrying for minutes.
+one that is gone. Any address is probed before `ray.init` with a TCP connect and a gRPC handshake
+(PROBE_S each), so a closed, stale or non-GCS one fails within seconds, naming the address and
+`--address local`, instead of Ray retrying for minutes.
 """
 from __future__ import annotations
 
@@ -83,13 +83,38 @@ def probe(target: Target, timeout: float = PROBE_S) -> None:
                              "give HOST:PORT of a running cluster's GCS, or --address local for a local Ray")
     try:
         with socket.create_connection(hp, timeout=timeout):
-            return
+            pass
     except OSError as exc:
         reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or type(exc).__name__)
-    stale = " (a stale marker: that cluster is gone)" if "marker" in target.source else ""
-    raise RayTargetError(f"no Ray cluster at {target.address} (from {target.source}{stale}: {reason} within "
-                         f"{timeout:g} s); use --address local to start a local Ray on 127.0.0.1, or give "
-                         "--address HOST:PORT of a running cluster")
+        stale = " (a stale marker: that cluster is gone)" if "marker" in target.source else ""
+        raise RayTargetError(f"no Ray cluster at {target.address} (from {target.source}{stale}: {reason} within "
+                             f"{timeout:g} s); use --address local to start a local Ray on 127.0.0.1, or give "
+                             "--address HOST:PORT of a running cluster") from None
+    if not _speaks_grpc(hp, timeout):             # a port that accepts but is no GCS: ray.init would retry for minutes
+        raise RayTargetError(f"no Ray cluster at {target.address} (from {target.source}): something listens there "
+                             f"but gives no gRPC answer within {timeout:g} s (a dashboard's HTTP port?); give the "
+                             "GCS port (`ray start --port`, 6379 by default) or use --address local")
+
+
+def _speaks_grpc(hp: tuple[str, int], timeout: float) -> bool:
+    """Does the port complete an HTTP/2 (gRPC) handshake? Transport only: no call, so token auth does not matter."""
+    if os.environ.get("RAY_USE_TLS", "0") not in ("0", ""):
+        return True                               # a TLS GCS would refuse the plain channel; let ray.init decide
+    import grpc
+
+    channel = grpc.insecure_channel(f"{hp[0]}:{hp[1]}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        return True
+    except grpc.FutureTimeoutError:
+        return False
+    finally:
+        channel.close()
+
+
+def is_loopback(address: str | None) -> bool:
+    hp = host_port(address) if address else None
+    return hp is not None and hp[0] in ("127.0.0.1", "localhost", "::1")
 
 
 def describe_joined() -> str:

@@ -37,12 +37,13 @@ def parse_args(argv=None):
 
 def init_ray(target) -> str:
     """Start a local Ray on loopback (target.address None) or join the probed cluster; say which."""
-    from cluster.ray_target import RayTargetError, describe_joined, read_marker
+    from cluster.ray_target import RayTargetError, describe_joined, is_loopback, read_marker
 
     if target.address is None:
         os.environ.pop("RAY_ADDRESS", None)
-        # Ray advertises the machine's routable IP even for 127.0.0.1 unless told the cluster is one machine;
-        # it reads this once at import, so it is set before `import ray`
+    if target.address is None or is_loopback(target.address):
+        # Ray advertises (and dials) the machine's routable IP even for 127.0.0.1 unless told the cluster is one
+        # machine; it reads this once at import, so it is set before `import ray`
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 

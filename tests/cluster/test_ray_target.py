@@ -64,8 +64,31 @@ def test_dead_and_stale_addresses_fail_fast_naming_the_way_out(tmpdir_env):
         probe(Target("nonsense", "--address"))
 
 
-def test_a_listening_port_passes():
-    with socket.socket() as s:
+def test_a_port_that_accepts_but_is_no_gcs_fails_fast():
+    with socket.socket() as s:                                      # accepts TCP, never speaks HTTP/2
         s.bind(("127.0.0.1", 0))
         s.listen()
-        probe(Target(f"127.0.0.1:{s.getsockname()[1]}", "--address"))
+        t0 = time.monotonic()
+        with pytest.raises(RayTargetError, match="something listens there but gives no gRPC answer") as e:
+            probe(Target(f"127.0.0.1:{s.getsockname()[1]}", "--address"), timeout=2)
+        assert time.monotonic() - t0 < 5 and "--address local" in str(e.value)
+
+
+def test_a_grpc_server_passes():
+    import grpc
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=1))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        probe(Target(f"127.0.0.1:{port}", "--address"))
+    finally:
+        server.stop(0)
+
+
+def test_loopback():
+    from cluster.ray_target import is_loopback
+
+    assert is_loopback("127.0.0.1:6379") and is_loopback("localhost:1") and not is_loopback("10.0.0.2:6379")
+    assert not is_loopback(None)

@@ -111,5 +111,11 @@ def test_stale_marker_and_unreachable_address_fail_within_20s(tmp_path):
         assert out.seconds < 20, out.seconds
         assert_named(out, f"no Ray cluster at 127.0.0.1:{port}", "--address local")
     assert "stale marker" in run_sweep(tmp_path, "--address", "auto").stderr
+    with socket.socket() as s:                                     # accepts, but is no GCS: ray.init would hang
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        out = run_sweep(tmp_path, "--address", f"127.0.0.1:{s.getsockname()[1]}")
+        assert out.seconds < 20, out.seconds
+        assert_named(out, f"no Ray cluster at 127.0.0.1:{s.getsockname()[1]}", "no gRPC answer", "--address local")
     with socket.socket() as s:                                     # the port really was closed throughout
         assert s.connect_ex(("127.0.0.1", port)) != 0
