@@ -92,3 +92,12 @@ def test_loopback():
 
     assert is_loopback("127.0.0.1:6379") and is_loopback("localhost:1") and not is_loopback("10.0.0.2:6379")
     assert not is_loopback(None)
+
+
+@pytest.mark.slow
+def test_auto_follows_a_live_marker_to_a_real_gcs(ray_cluster, tmpdir_env):
+    plant_marker(tmpdir_env, ray_cluster.gcs)
+    target = choose("auto")
+    assert target.address == ray_cluster.gcs
+    probe(target)                                                   # TCP + gRPC handshake pass on a real GCS
+    assert choose(None).address is None                            # still never joined by default
