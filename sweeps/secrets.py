@@ -15,12 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-REDACTED = "<redacted>"           # a plain YAML scalar: redacted text still parses
+REDACTED = "<redacted>"                          # a plain YAML scalar: redacted text still parses
 SECRET_WORDS = ("key", "token", "secret", "password", "passwd")
 MIN_LOOSE = 8                                    # redact_text's fallback replaces values at least this long
 LITERAL_KEYS = frozenset({"api_key"})            # rejected at validation: name a variable with api_key_env
-
-
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s/@]+@", re.IGNORECASE)   # scheme://user:PASSWORD@
 
 
