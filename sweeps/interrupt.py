@@ -17,5 +17,8 @@ def resume_command(config: str, store: str, sweep_id: str, address: str | None =
 
 
 def interrupted_line(sweep_id: str, store: str, committed: int, total: int, before: int, resume: str) -> str:
+    """total 0: interrupted before the units were known (while loading benchmarks); nothing ran in this run."""
+    if total == 0:
+        return f"interrupted while preparing {sweep_id}; no unit ran in this run; resume with: {resume}"
     return (f"interrupted: {committed} of {total} units of {sweep_id} are committed in {store} "
             f"({committed - before} in this run); resume with: {resume}")
