@@ -38,4 +38,4 @@ clean-results:
 # headless Chromium for tests/dashboards/test_mlflow_ui_browser.py (Debian package; needs root/apt)
 browser-deps:
 	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) \
-	  || echo "browser-deps: could not install chromium; the MLflow UI browser test will skip"
+	  || echo "browser-deps: could not install chromium; the browser tests will skip"

@@ -1,9 +1,9 @@
-"""Static HTML report of one sweep: Pareto plots, budget curves, paper table, positional bias.
+"""Static HTML report of one sweep: headline, paper table (with loyalty), Pareto plots, budget and loyalty curves, positional bias.
 
     python -m dashboards.report <sweep_id> [--store DIR] [--out DIR] [--mlflow] [--tracking-uri URI]
 
 Reads the results store (the source of truth), writes <out>/index.html (images embedded as base64,
-also saved next to it as PNG), table.md / table.html and points.json; with --mlflow, logs that folder
+also saved next to it as PNG), table.md / table.html, points.json and headline.json; with --mlflow, logs that folder
 as artifacts (under "dashboards/") of the sweep's parent MLflow run, found by its tag sweep_id.
 Never loads a model.
 """
@@ -21,6 +21,9 @@ import pyarrow as pa
 
 from dashboards import bias, pareto, tables
 from sweeps.benchmarks.rules import rules_of
+from sweeps.headline import Headline, headlines
+from sweeps.loyalty import loyalty_by_point
+from sweeps.metric_names import metric_name
 from sweeps.point_metrics import PointSummary, summarize
 
 
@@ -28,11 +31,58 @@ def _slug(*parts: str) -> str:
     return "_".join(p.replace("/", "-").replace(" ", "") for p in parts)
 
 
+def headline_html(items: list[Headline]) -> str:
+    """The sweep's answer at a glance: per benchmark and strategy, the smallest T keeping >= 95% / >= 99%."""
+    e = html.escape
+    by_row: dict[tuple[str, str, str], dict[float, Headline]] = {}
+    for h in items:
+        by_row.setdefault((h.model, h.benchmark, h.strategy), {})[h.level] = h
+    levels = sorted({h.level for h in items})
+    head = "".join(f"<th>&ge; {lv:g}% of keep_all: T</th><th>FLOPs saved</th><th>latency saved</th>" for lv in levels)
+    body = []
+    for (model, bench, strategy), per in sorted(by_row.items()):
+        cells = [model, f"{bench} ({metric_name(next(iter(per.values())).metric)})", strategy]
+        for lv in levels:
+            h = per.get(lv)
+            if h is None or not h.reached:
+                cells += ["undefined: keep_all scores 0" if h is not None and h.undefined else "not reached", "", ""]
+            else:
+                r = "" if h.ratio is None else f" (r={h.ratio:g})"
+                cells += [f"{h.budget}{r}", f"{h.flops_saving_pct:.0f}%", f"{h.latency_saving_pct:.0f}%"]
+        body.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
+    return (f'<table class="results headline"><thead><tr><th>model</th><th>benchmark</th><th>strategy</th>{head}'
+            f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _charts(out: Path, by_mb: dict[tuple[str, str], list[PointSummary]], loyal: dict) -> list[tuple[str, str, str]]:
+    """Draw every chart as a PNG in out; returns [(kind, caption, file name)]."""
+    figures: list[tuple[str, str, str]] = []
+    for (model, bench), pts in sorted(by_mb.items()):
+        drawn = [("tflops", pareto.pareto_figure(pts, "tflops")), ("latency", pareto.pareto_figure(pts, "latency")),
+                 ("budget", pareto.budget_figure(pts))]
+        if any(p.key in loyal for p in pts):
+            drawn.append(("loyalty", pareto.loyalty_figure(pts, loyal)))
+        if any(bias.quadrant_accuracy(p) for p in pts):
+            drawn.append(("bias", bias.bias_figure(pts)))
+        for kind, fig in drawn:
+            fname = f"{_slug(model, bench, kind)}.png"
+            pareto.save(fig, out / fname)
+            figures.append((kind, f"{bench} / {model}: {CAPTIONS[kind]}", fname))
+    return figures
+
+
+CAPTIONS = {"tflops": "score vs prefill TFLOPs", "latency": "score vs latency", "budget": "score vs budget T",
+            "loyalty": "loyalty to keep_all vs budget T", "bias": "positional bias"}
+WIDE = {"bias"}                                      # several panels: drawn across the page
+
+
 def build_report(rows: pa.Table, out_dir: str | Path, title: str) -> Path:
     """Render every chart and table for `rows` into out_dir; returns the index.html path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     points = summarize(rows)
+    loyal = loyalty_by_point(rows)
+    heads = headlines(points)
     rules = rules_of(json.loads(s) for s in rows["scores"].to_pylist() if s)
     by_mb: dict[tuple[str, str], list[PointSummary]] = {}
     for p in points:
@@ -41,51 +91,49 @@ def build_report(rows: pa.Table, out_dir: str | Path, title: str) -> Path:
     sections: list[str] = []
     md_tables: list[str] = []
     for model in sorted({p.model for p in points}):
-        t = tables.paper_table(points, model)
+        t = tables.paper_table(points, model, loyal)
         md_tables.append(tables.to_markdown(t))
         sections.append(tables.to_html(t))
         if len(rules) > 1:      # scored under several rules: the same cells under each, side by side
             t = tables.rules_table(rows, model, rules)
             md_tables.append(tables.to_markdown(t))
             sections.append(tables.to_html(t))
-
-    figures: list[tuple[str, str]] = []             # (caption, file name)
-    for (model, bench), pts in sorted(by_mb.items()):
-        for name, fig in (("tflops", pareto.pareto_figure(pts, "tflops")),
-                          ("latency", pareto.pareto_figure(pts, "latency")),
-                          ("budget", pareto.budget_figure(pts))):
-            fname = f"{_slug(model, bench, name)}.png"
-            pareto.save(fig, out / fname)
-            figures.append((f"{bench} / {model}: {name}", fname))
-        if any(bias.quadrant_accuracy(p) for p in pts):
-            fname = f"{_slug(model, bench, 'bias')}.png"
-            pareto.save(bias.bias_figure(pts), out / fname)
-            figures.append((f"{bench} / {model}: positional bias", fname))
+    figures = _charts(out, by_mb, loyal)
 
     (out / "table.md").write_text("\n".join(md_tables))
     (out / "table.html").write_text("\n".join(sections))
-    (out / "points.json").write_text(json.dumps([asdict(p) for p in points], indent=1, default=str))
+    (out / "points.json").write_text(json.dumps([{**asdict(p), "loyalty": asdict(loyal[p.key]) if p.key in loyal else None}
+                                                 for p in points], indent=1, default=str))
+    (out / "headline.json").write_text(json.dumps([asdict(h) for h in heads], indent=1, default=str))
 
     imgs = []
-    for caption, fname in figures:
+    for kind, caption, fname in figures:
         b64 = base64.b64encode((out / fname).read_bytes()).decode()
-        imgs.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
-                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        cls = ' class="wide"' if kind in WIDE else ""
+        imgs.append(f'<figure{cls} data-chart="{kind}"><img alt="{html.escape(caption)}" '
+                    f'src="data:image/png;base64,{b64}"><figcaption>{html.escape(caption)}</figcaption></figure>')
     n_err = sum(p.n_errors for p in points)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; }}
-table.results {{ border-collapse: collapse; font-size: 13px; }}
+table.results {{ border-collapse: collapse; font-size: 13px; margin-bottom: 1em; }}
 table.results td, table.results th {{ border: 1px solid #bbb; padding: 3px 7px; text-align: right; }}
-figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 640px; }}
+table.headline td:nth-child(-n+3) {{ text-align: left; }}
+figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }} figure img {{ max-width: 640px; }}
+figure.wide {{ display: block; margin: 0.5em 0; }} figure.wide img {{ width: 100%; max-width: none; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{len(points)} grid points, {sum(p.n for p in points)} answers, {n_err} errors.
-Metrics from each benchmark's own aggregate; Rel.% is relative to keep_all.</p>
-<h2>Results table</h2>
+Scores are each benchmark's own metric (shares in %, MME sums as they are), the same in the table and the charts;
+Rel.% is relative to keep_all; Loyalty % is the share of samples answered as keep_all answers them (EffiVLM-Bench).</p>
+<h2 id="headline">The sweep's answer at a glance</h2>
+<p>Per benchmark and strategy: the smallest budget T that keeps at least 95% / 99% of keep_all's score,
+and what it saves against keep_all in prefill FLOPs and median latency per sample.</p>
+{headline_html(heads)}
+<h2 id="results">Results table</h2>
 {''.join(sections)}
-<h2>Charts</h2>
+<h2 id="charts">Charts</h2>
 {''.join(imgs)}
 </body></html>
 """

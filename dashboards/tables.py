@@ -1,7 +1,9 @@
-"""Paper-style results table: rows strategy x budget T (x ratio r), columns benchmarks with Acc. and Rel.% of keep_all.
+"""Paper-style results table: rows strategy x budget T (x ratio r), columns per benchmark: its primary metric
+(named: "pope F1 (%)", "mme Perception (sum)"), Rel.% of keep_all and, where loyalty is given, Loyalty %.
 
 Like the VisPruner paper's Table 1: the unpruned model ("keep_all", 100%) first, then one block per
-budget T (descending), strategies within it. Markdown and HTML renderings of the same cells.
+budget T (descending), strategies within it. Markdown and HTML renderings of the same cells. Scores use
+the charts' scale (sweeps/metric_names.py).
 `rules_table` puts each benchmark under every scoring rule the rows carry side by side ("pope [llava]",
 "pope [lmms_eval]"), each against keep_all under the same rule, with one Avg Rel.% per rule: how much a
 number depends on the harness that scored it.
@@ -12,6 +14,8 @@ import html
 import math
 from dataclasses import dataclass, field, replace
 
+from sweeps.loyalty import Loyalty
+from sweeps.metric_names import metric_label, shown
 from sweeps.point_metrics import PointSummary, keep_all_of, relative_pct, summarize
 
 AVG = "Avg Rel.%"
@@ -21,7 +25,9 @@ AVG = "Avg Rel.%"
 class Table:
     model: str
     benchmarks: list[str]
-    rows: list[dict]          # {"strategy", "budget", "ratio", "cells": {bench: (acc, rel)}, "avg_rel", "avgs": {label: avg}}
+    rows: list[dict]          # {"strategy", "budget", "ratio", "cells": {bench: (score, rel)}, "loyalty": {bench: share}, "avg_rel"}
+    metrics: dict[str, str] = field(default_factory=dict)     # benchmark -> primary metric key
+    with_loyalty: bool = False
     avg_groups: dict[str, list[str]] = field(default_factory=dict)   # Avg column label -> the benchmark columns it averages
 
 
@@ -30,7 +36,9 @@ def _sort_key(p: PointSummary):
     return (not keep, -(p.budget or 10**9), p.strategy, p.ratio if p.ratio is not None else -1.0)
 
 
-def paper_table(points: list[PointSummary], model: str, avg_groups: dict[str, list[str]] | None = None) -> Table:
+def paper_table(points: list[PointSummary], model: str,
+                loyalty: dict[tuple[str, str, str], Loyalty] | None = None,
+                avg_groups: dict[str, list[str]] | None = None) -> Table:
     """The table for one model: one row per (strategy, budget, ratio) seen in any benchmark."""
     pts = [p for p in points if p.model == model]
     benches = sorted({p.benchmark for p in pts})
@@ -38,9 +46,11 @@ def paper_table(points: list[PointSummary], model: str, avg_groups: dict[str, li
     keep = keep_all_of(pts)
     rows: dict[tuple, dict] = {}
     for p in sorted(pts, key=_sort_key):
-        row = rows.setdefault((p.strategy, p.budget, p.ratio),
-                              {"strategy": p.strategy, "budget": p.budget, "ratio": p.ratio, "cells": {}})
+        row = rows.setdefault((p.strategy, p.budget, p.ratio), {"strategy": p.strategy, "budget": p.budget,
+                                                                "ratio": p.ratio, "cells": {}, "loyalty": {}})
         row["cells"][p.benchmark] = (p.primary, relative_pct(p, keep.get((p.model, p.benchmark))))
+        if loyalty is not None and p.key in loyalty:
+            row["loyalty"][p.benchmark] = loyalty[p.key].share
     for row in rows.values():
         row["avgs"] = {}
         for label, cols in avg_groups.items():
@@ -48,7 +58,8 @@ def paper_table(points: list[PointSummary], model: str, avg_groups: dict[str, li
             # the average is over every benchmark column; a missing cell makes it undefined, not optimistic
             row["avgs"][label] = sum(rels) / len(rels) if len(rels) == len(cols) and rels else float("nan")
         row["avg_rel"] = next(iter(row["avgs"].values()))
-    return Table(model, benches, list(rows.values()), avg_groups)
+    metrics = {p.benchmark: p.primary_metric for p in pts}
+    return Table(model, benches, list(rows.values()), metrics, loyalty is not None, avg_groups)
 
 
 def rules_table(rows, model: str, rules: list[str] | None = None) -> Table:
@@ -63,28 +74,31 @@ def rules_table(rows, model: str, rules: list[str] | None = None) -> Table:
         ps = [replace(p, benchmark=f"{p.benchmark} [{rule}]") for p in summarize(for_rule(rows, rule))]
         points += ps
         groups[f"{AVG} [{rule}]"] = sorted({p.benchmark for p in ps if p.model == model})
-    return paper_table(points, model, groups)
+    return paper_table(points, model, None, groups)
 
 
-def _num(v: float, digits: int = 1) -> str:
+def _num(v: float | None, digits: int = 1) -> str:
     return "–" if v is None or math.isnan(v) else f"{v:.{digits}f}"
 
 
-def _acc(v: float) -> str:
-    # [0, 1] metrics print as percentages (paper convention); MME-style sums print as they are
-    return _num(100 * v if v is not None and not math.isnan(v) and abs(v) <= 1.0 else v)
-
-
 def _header(t: Table) -> list[str]:
-    return ["Method", "T", "r"] + [f"{b} {k}" for b in t.benchmarks for k in ("Acc.", "Rel.%")] + list(t.avg_groups or [AVG])
+    head = ["Method", "T", "r"]
+    for b in t.benchmarks:
+        head += [f"{b} {metric_label(t.metrics.get(b, 'accuracy'))}", f"{b} Rel.%"]
+        if t.with_loyalty:
+            head.append(f"{b} Loyalty %")
+    return head + list(t.avg_groups or [AVG])
 
 
 def _cells(t: Table, row: dict) -> list[str]:
     out = [row["strategy"], "all" if row["budget"] is None else str(row["budget"]),
            "" if row["ratio"] is None else f"{row['ratio']:g}"]
     for b in t.benchmarks:
-        acc, rel = row["cells"].get(b, (float("nan"), float("nan")))
-        out += [_acc(acc), _num(rel)]
+        value, rel = row["cells"].get(b, (float("nan"), float("nan")))
+        out += [_num(shown(t.metrics.get(b, "accuracy"), value)), _num(rel)]
+        if t.with_loyalty:
+            share = row["loyalty"].get(b)
+            out.append(_num(None if share is None else 100.0 * share))
     return out + [_num(v) for v in row.get("avgs", {AVG: row["avg_rel"]}).values()]
 
 

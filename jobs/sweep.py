@@ -1,4 +1,5 @@
 """Run a pruning sweep: python jobs/sweep.py --config CONFIG.yaml [--store DIR_OR_URI] [--sweep-id ID]
+                                            [--set KEY=VALUE ...] [--limit N]
                                             [--sync-mlflow] [--address auto|local|HOST:PORT]
 
 On a cluster:  ray job submit --working-dir . -- python jobs/sweep.py --config sweeps/configs/demo.yaml --store /shared/results
@@ -6,13 +7,15 @@ Standalone:    python jobs/sweep.py --config sweeps/configs/demo.yaml     (start
 
 The config is validated completely before Ray starts. The default sweep id is derived from the
 config's content, so rerunning the same config resumes: committed units are skipped.
+`--set replicas.count=1 --set 'grid[0].budget=[64]'` overrides config values and `--limit N` keeps each
+benchmark's first N samples (sweeps/overrides.py); both are validated like the file and stored with it.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -23,11 +26,26 @@ from sweeps.config import ConfigError, load_config  # noqa: E402
 log = logging.getLogger("vissweep.sweep")
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def command_line(argv=None) -> str:
+    """The command as typed, for the head of a stored config that --set / --limit changed."""
+    return shlex.join(["python", "jobs/sweep.py", *(sys.argv[1:] if argv is None else argv)])
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="jobs/sweep.py", description=__doc__.splitlines()[0])
     p.add_argument("--config", required=True, help="sweep YAML (sweeps/configs/*.yaml)")
     p.add_argument("--store", help="results store: a local directory or a pyarrow URI (overrides the config)")
     p.add_argument("--sweep-id", help="default: <name>-<hash of the config content> (reruns resume)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="override a config value, e.g. --set replicas.count=1 --set 'benchmarks[0].lite=8' "
+                        "(value parsed as YAML; repeatable)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="keep only the first N samples of every benchmark")
     p.add_argument("--sync-mlflow", action="store_true", help="only backfill MLflow from the store, run nothing")
     p.add_argument("--address", default=None,
                    help="Ray: 'local' (start one on 127.0.0.1), HOST:PORT, or 'auto' (the cluster `ray start` "
@@ -60,27 +78,12 @@ def init_ray(target) -> str:
     return f"joined the cluster at {describe_joined()} (from {target.source})"
 
 
-def summary(store, sweep_id: str) -> str:
-    from sweeps.point_metrics import keep_all_of, relative_pct, summarize
-
-    points = summarize(store.read())
-    base = keep_all_of(points)
-    lines = [f"{'model':<14} {'benchmark':<10} {'point':<24} {'n':>4} {'err':>3} {'metric':>16} {'rel%':>6} "
-             f"{'tokens':>6} {'GFLOPs':>8} {'p50 ms':>8}"]
-    for p in points:
-        rel = relative_pct(p, base.get((p.model, p.benchmark)))
-        metric = f"{p.primary_metric}={p.primary:.3f}"
-        lines.append(f"{p.model[-14:]:<14} {p.benchmark:<10} {p.point_id:<24} {p.n:>4} {p.n_errors:>3} {metric:>16} "
-                     f"{'' if math.isnan(rel) else f'{rel:.1f}':>6} {p.n_visual_kept:>6.0f} "
-                     f"{p.prefill_flops / 1e9:>8.2f} {p.latency_s * 1e3:>8.1f}")
-    return "\n".join(lines)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        cfg = load_config(args.config)              # every problem at once, before any actor starts
+        cfg = load_config(args.config, overrides=args.set, limit=args.limit,   # every problem at once,
+                          command=command_line(argv))                          # before any actor starts
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -108,7 +111,9 @@ def main(argv=None) -> int:
 
         store = state["store"]
         done = len(store.committed_units()) if store is not None else 0
-        resume = resume_command(args.config, store_uri, sweep_id, args.address)
+        changes = [w for item in args.set for w in ("--set", item)] + \
+            ([] if args.limit is None else ["--limit", str(args.limit)])
+        resume = resume_command(args.config, store_uri, sweep_id, args.address, changes)
         print(f"\n{interrupted_line(sweep_id, store_uri, done, state['total'], state['before'], resume)}",
               file=sys.stderr, flush=True)
         return 130
@@ -122,6 +127,7 @@ def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
     from sweeps.progress import Progress
     from sweeps.secrets import redact_url
     from sweeps.store import SweepStore, local_path
+    from sweeps.sweep_outputs import publish
     from sweeps.tracking import Tracker, sync, tracking_uri
 
     store = SweepStore.open(store_uri, sweep_id)
@@ -148,6 +154,7 @@ def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
         if not t.start():
             return 1
         n = sync(t, store)
+        publish(store, prep.samples, t, prep.benchmarks)   # samples files and headline metrics on the parent run
         t.close()
         print(f"synced {n} committed units of {sweep_id} to MLflow at {redact_url(uri)}", file=sys.stderr)
         return 0 if t.down is None else 1
@@ -173,22 +180,34 @@ def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
     progress = Progress(sweep_id, len(prep.units), sum(len(u.sample_ids) for u in prep.units),
                         done_units=len(done), done_samples=sum(len(u.sample_ids) for u in done))
     stats = Controller(cfg, sweep_id, store, prep, tracker=t, progress=progress).run(pool_factory)
-    t.close("FINISHED" if not stats["quarantined"] else "FAILED")
     if t.down is not None:                         # MLflow went away during the run: try once more now
         again = tracker(live=False)
         if again.start():
             sync(again, store)
-            again.close()
+            t = again
+    published = publish(store, prep.samples, t, prep.benchmarks)   # samples JSONL beside the results; headline
+    t.close("FINISHED" if not stats["quarantined"] else "FAILED")              # on the parent run
     print(f"\n{sweep_id}: committed {stats['committed']} units ({stats['rows']} rows), skipped {stats['skipped']} "
           f"already committed, {stats['failed_attempts']} failed attempts, {stats['quarantined']} quarantined\n",
           file=sys.stderr)
-    print(summary(store, sweep_id))
-    if uri.startswith("sqlite:///"):
-        print(f"\nMLflow UI: mlflow ui --backend-store-uri {uri} --host 127.0.0.1")
-    else:
-        print(f"\nMLflow: {redact_url(uri)} (experiment {cfg.mlflow.experiment!r})")
-    print(f"Results: python -c \"from sweeps.store import read_results; print(read_results({store_uri!r}, {sweep_id!r}))\"")
+    print_end_of_run(store, published, t, uri, cfg.mlflow.experiment, args, store_uri, sweep_id, prep.benchmarks)
     return 1 if stats["quarantined"] else 0
+
+
+def print_end_of_run(store, published, tracker, uri: str, experiment: str, args, store_uri: str, sweep_id: str,
+                     benchmarks=None) -> None:
+    """The closing note: results table, headline, and the commands to look at everything (jobs/end_of_run.py)."""
+    from jobs import end_of_run as note
+    from sweeps.secrets import redact_url
+
+    table = store.read()
+    print(note.summary(table, benchmarks))
+    heads = note.headline_text(published.headlines)
+    if heads:
+        print("\n" + heads)
+    print(f"\nNext steps (from {Path.cwd()}):")
+    print("\n".join(note.mlflow_lines(tracker, redact_url(uri), experiment, note.sync_command(args, store_uri, sweep_id))))
+    print("\n".join(note.next_steps(store_uri, sweep_id, published.samples)))
 
 
 if __name__ == "__main__":

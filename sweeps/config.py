@@ -574,10 +574,21 @@ def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[st
     return tuple(rules) or (DEFAULT_RULE,)
 
 
-def load_config(path: str | os.PathLike, **kw) -> SweepConfig:
-    """Read and validate a sweep YAML file (default name: the file's stem); duplicated keys are errors."""
+def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (), limit: int | None = None,
+                command: str = "", **kw) -> SweepConfig:
+    """Read and validate a sweep YAML file (default name: the file's stem); duplicated keys are errors.
+
+    `overrides` ("key=value", jobs/sweep.py --set) and `limit` (--limit) apply before validation
+    (sweeps/overrides.py); the config's text is then the overridden YAML, headed by `command`."""
     try:
         text, data = read_yaml(path)
     except YamlInputError as exc:
         raise ConfigError(exc.errors, str(path)) from None
+    if overrides or limit is not None:
+        from sweeps.overrides import OverrideError, apply
+
+        try:
+            data, text = apply(data, overrides, limit, command)
+        except OverrideError as exc:
+            raise ConfigError(str(exc).splitlines(), str(path)) from None
     return parse_config(data, text=text, default_name=Path(path).stem, path=str(path), **kw)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import shlex
 
 
-def resume_command(config: str, store: str, sweep_id: str, address: str | None = None) -> str:
-    """The command that reruns a sweep id; committed units are skipped, so it resumes where it stopped."""
-    parts = ["python", "jobs/sweep.py", "--config", config, "--store", store, "--sweep-id", sweep_id]
+def resume_command(config: str, store: str, sweep_id: str, address: str | None = None,
+                   changes: list[str] | tuple[str, ...] = ()) -> str:
+    """The command that reruns a sweep id (with the same --set/--limit `changes`); committed units are skipped."""
+    parts = ["python", "jobs/sweep.py", "--config", config, *changes, "--store", store, "--sweep-id", sweep_id]
     if address:
         parts += ["--address", address]
     return shlex.join(parts)

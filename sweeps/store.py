@@ -79,6 +79,10 @@ class SweepStore:
         with self.fs.open_input_stream(path) as f:
             return f.read().decode()
 
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write <store>/<sweep_id>/<name> whole (temp file + rename), replacing any earlier version."""
+        self._atomic_write(name, data)
+
     def _atomic_write(self, name: str, data: bytes) -> None:
         final = f"{self.root}/{name}"
         tmp = f"{self.root}/{TMP_PREFIX}{uuid.uuid4().hex}-{name.replace('/', '_')}"

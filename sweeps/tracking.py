@@ -3,7 +3,7 @@
     python jobs/sweep.py --config sweeps/configs/demo.yaml --sync-mlflow   # backfill from the store
 
 Metrics stream as units commit, with step = samples done for that (model, benchmark). Keys are
-low-cardinality (`running_accuracy`, `rel_pct`, `tflops`, `kv_mb`, `latency_p50_prefill_ms`, ...);
+low-cardinality (`running_accuracy`, `rel_pct`, `loyalty`, `tflops`, `kv_mb`, `latency_p50_prefill_ms`, ...);
 strategy, budget T and ratio r are params/tags. The results store is the source of truth: when
 MLflow is unreachable the tracker warns once and goes quiet; `sync()` later replays the store in
 commit order and logs only steps a run does not have yet, so re-syncing never duplicates anything.
@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from sweeps.grid import GridPoint
+from sweeps.loyalty import agreement
 from sweeps.point_metrics import PointSummary, keep_all_of, parse_scores, relative_pct, summarize_rows
 from sweeps.secrets import redact, redact_url
 from sweeps.store import SweepStore, local_path
@@ -35,6 +36,15 @@ log = logging.getLogger("vissweep.tracking")
 PHASES = ("vision", "select", "prefill", "decode")
 MAX_PARAM_CHARS = 500          # MLflow accepts 6000; keep the UI readable
 PARENT, CHILD = "parent", "point"
+# The experiment page opens on the runs table, not MLflow 3's GenAI overview: MLflow 3.x before the
+# workflow selector reads this experiment tag; 3.17 decides by the UI's workflow type (URL parameter
+# `workflowType=machine_learning`, else the browser's stored choice, default GenAI), hence runs_view().
+KIND_TAG, KIND_RUNS = "mlflow.experimentKind", "custom_model_development"
+
+
+def runs_view(experiment_id: str) -> str:
+    """The UI path (after the server address) of an experiment's runs table in machine-learning mode."""
+    return f"#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def tracking_uri(config_uri: str | None, store: str) -> str:
@@ -161,9 +171,12 @@ class Tracker:
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is None:
                 loc = None if self.artifact_root is None else Path(self.artifact_root).resolve().as_uri()
-                self.exp_id = self.client.create_experiment(self.experiment, artifact_location=loc)
+                self.exp_id = self.client.create_experiment(self.experiment, artifact_location=loc,
+                                                            tags={KIND_TAG: KIND_RUNS})
             else:
                 self.exp_id = exp.experiment_id
+                if KIND_TAG not in exp.tags:                 # never override a kind someone chose in the UI
+                    self.client.set_experiment_tag(self.exp_id, KIND_TAG, KIND_RUNS)
             self._index_runs()
             if self.parent_id is None:
                 tags = {"sweep_id": self.sweep_id, "vissweep.role": PARENT, "git_commit": _git_commit(), **_versions()}
@@ -284,11 +297,14 @@ class Tracker:
         by_point = _split_by_point(table)
         summaries = {pid: summarize_rows(t.to_pylist(), self.benchmarks.get(bench)) for pid, t in by_point.items()}
         base = keep_all_of(list(summaries.values())).get(key)
+        base_rows = by_point[base.point_id].to_pylist() if base is not None else None
         for pid, t in by_point.items():
             m = mlflow_metrics(summaries[pid])
             rel = relative_pct(summaries[pid], base)           # % of the unpruned model, same samples
             if np.isfinite(rel):
                 m["rel_pct"] = rel
+            if base_rows is not None and (lo := agreement(t.to_pylist(), base_rows)).n:
+                m["loyalty"] = lo.share                       # same answer as keep_all (sweeps/loyalty.py)
             point = GridPoint.from_dict({"strategy": t["strategy"][0].as_py(), "budget": t["budget"][0].as_py(),
                                          "params": json.loads(t["params"][0].as_py() or "{}")})
             self._log_metrics(self._child(model, bench, point), m, step)

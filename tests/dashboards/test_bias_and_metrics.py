@@ -2,6 +2,7 @@
 accuracy), checked against hand-worked values; the bias chart's bars are those per-quadrant accuracies."""
 import json
 
+import matplotlib.colors
 import numpy as np
 import pytest
 
@@ -52,7 +53,10 @@ def test_shapes_bias_chart_bars_are_per_quadrant_accuracy():
     heights = {(c.get_label(), round(p.get_x() + p.get_width() / 2)): p.get_height()
                for c in fig.axes[0].containers for p in c.patches}
     order = sorted(vis)                                              # x positions follow sorted quadrants
-    assert [heights[("vispruner r=0.5", i)] for i in range(4)] == [vis[q] for q in order]
+    assert [heights[("vispruner r=0.5", i)] for i in range(4)] == [100 * vis[q] for q in order]   # % as in the table
+    # the bars carry the strategies' colours from the line charts (dashboards/palette.py)
+    colours = {c.get_label(): matplotlib.colors.to_hex(c.patches[0].get_facecolor()) for c in fig.axes[0].containers}
+    assert colours == {"keep_all": "#000000", "vispruner r=0.5": "#1f77b4"}
     # overall accuracy from the aggregate equals the hand count
     n_tl = quads.count("top-left")
     vis_pt = next(p for p in pts if p.strategy == "vispruner")

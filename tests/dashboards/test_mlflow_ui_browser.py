@@ -3,26 +3,23 @@
 HTTP API, stdlib only) must show the sweep's parent run, its child runs and their metrics.
 
 Screenshot: VISSWEEP_UPDATE_SCREENSHOT=1 also writes docs/mlflow_ui.png (otherwise it stays in tmp).
-Chromium comes from `make browser-deps` (Debian `chromium` + `chromium-driver`); the test skips only
-if that cannot install it.
+Chromium comes from `make browser-deps` (Debian `chromium` + `chromium-driver`; tests/dashboards/browser.py);
+the test skips only if that cannot install it.
 """
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.dashboards.browser import WebDriver, browser_or_skip, stop, wait_http
 from tests.ray_cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 pytestmark = pytest.mark.slow
 
 CONFIG = """\
@@ -40,47 +37,10 @@ generation: {max_new_tokens: 2, batch_size: 8}
 mlflow: {experiment: vissweep-ui}
 """
 SWEEP = "ui-sweep"
-CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--window-size=1600,1000"]
-
-
-def _browser_or_skip():
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        subprocess.run(["make", "browser-deps"], cwd=ROOT, capture_output=True, timeout=900)
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip("chromium/chromedriver not installed and `make browser-deps` could not install them "
-                    "(needs root and the Debian archive)")
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path | None = None):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {log.read_text()[-2000:] if log else ''}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} not up after {timeout}s")
-
-
-def _stop(proc: subprocess.Popen):
-    """Stop a process we started in its own session, with everything it spawned."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def served_sweep(tmp_path_factory):
     """(mlflow base url, experiment id, {run name: (run id, metrics)}) for a real tiny sweep."""
-    _browser_or_skip()
+    browser_or_skip()
     from mlflow.tracking import MlflowClient
 
     d = tmp_path_factory.mktemp("ui")
@@ -102,14 +62,14 @@ def served_sweep(tmp_path_factory):
                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
         assert sweep.returncode == 0, sweep.stdout[-3000:] + sweep.stderr[-3000:]
         base = f"http://127.0.0.1:{port}"
-        _wait_http(base + "/health", server, 240, log)
+        wait_http(base + "/health", server, 240, log)
         client = MlflowClient(base)                # read back through the server the browser uses
         exp = client.get_experiment_by_name("vissweep-ui")
         runs = client.search_runs([exp.experiment_id], f"tags.sweep_id = '{SWEEP}'")
         by_name = {r.info.run_name: (r.info.run_id, r.data.metrics, r.data.tags) for r in runs}
         yield base, exp.experiment_id, by_name, d
     finally:
-        _stop(server)
+        stop(server)
 
 
 def _close_side_panel(browser):
@@ -117,55 +77,6 @@ def _close_side_panel(browser):
     browser.js("""const b = document.querySelector('[data-component-id="mlflow.assistant.chat_panel.close"]');
                   if (b) b.click();""")
     time.sleep(1.0)
-
-
-class WebDriver:
-    """The few W3C WebDriver commands we need, over chromedriver's HTTP API."""
-
-    def __init__(self, tmp: Path):
-        self.port = free_port()
-        self.proc = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        self.base = f"http://127.0.0.1:{self.port}"
-        _wait_http(self.base + "/status", self.proc, 30)
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": CHROMIUM, "args": CHROME_ARGS + [f"--user-data-dir={tmp / 'chrome-profile'}"]}}}}
-        self.session = f"{self.base}/session/" + self._call("POST", f"{self.base}/session", caps)["sessionId"]
-
-    def _call(self, method, url, body=None):
-        req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return json.loads(r.read())["value"]
-
-    def get(self, url):
-        self._call("POST", self.session + "/url", {"url": url})
-
-    def js(self, script, *args):
-        return self._call("POST", self.session + "/execute/sync", {"script": script, "args": list(args)})
-
-    def text(self) -> str:
-        return self.js("return document.body ? document.body.innerText : ''")
-
-    def wait_text(self, needles, timeout=60.0) -> str:
-        t0, txt = time.time(), ""
-        while time.time() - t0 < timeout:
-            txt = self.text()
-            if all(n in txt for n in needles):
-                return txt
-            time.sleep(0.5)
-        raise AssertionError(f"page never showed {needles}; it shows:\n{txt[:3000]}")
-
-    def screenshot(self, path: Path):
-        import base64
-
-        path.write_bytes(base64.b64decode(self._call("GET", self.session + "/screenshot")))
-
-    def quit(self):
-        try:
-            self._call("DELETE", self.session)
-        finally:
-            _stop(self.proc)
 
 
 @pytest.fixture(scope="module")
@@ -182,9 +93,17 @@ def test_sweep_runs_and_metrics_in_the_mlflow_ui(served_sweep, browser):
     vis_name = next(n for n in children if "/vispruner/" in n)
     assert vis_name == "tiny-llava/shapes/vispruner/T64-r0.5"
 
-    # experiment page: the parent run, and its children once the group is expanded
-    browser.get(f"{base}/#/experiments/{exp_id}/runs")
+    # experiment page, opened as jobs/sweep.py prints it (sweeps.tracking.runs_view): the runs table, not the
+    # GenAI overview; the parent run, and its children once the group is expanded
+    from mlflow.tracking import MlflowClient
+
+    from sweeps.tracking import KIND_RUNS, KIND_TAG, runs_view
+
+    assert MlflowClient(base).get_experiment(exp_id).tags[KIND_TAG] == KIND_RUNS
+    browser.get(f"{base}/{runs_view(exp_id)}")
     browser.wait_text([SWEEP, "3 matching runs"])
+    assert "/runs?" in browser.js("return location.href") and "workflowType=machine_learning" in browser.js(
+        "return location.href")
     clicked = browser.js("""
         const cell = [...document.querySelectorAll('[role=gridcell]')].find(c => c.innerText.includes(arguments[0]));
         const b = cell && cell.querySelector('button');

@@ -1,4 +1,5 @@
-"""dashboards.pareto: Pareto front against the brute-force definition; one plotted line per strategy with the right points."""
+"""dashboards.pareto: Pareto front against the brute-force definition; one plotted line per strategy with the right
+points, on the table's scale (accuracy in %), in the strategy's one colour."""
 import io
 import itertools
 
@@ -37,8 +38,13 @@ def test_pareto_figure_has_one_line_per_strategy_with_its_points(tmp_path):
     fig = pareto.pareto_figure(pts, "tflops")
     lines = {l.get_label(): l for l in fig.axes[0].get_lines()}
     assert set(lines) == {"keep_all", "vispruner r=0.5", "vispruner r=0.75", "fastv", "Pareto front"}
-    vis = sorted((p.prefill_flops / 1e12, p.primary) for p in pts if p.strategy == "vispruner" and p.ratio == 0.5)
+    vis = sorted((p.prefill_flops / 1e12, 100 * p.primary) for p in pts if p.strategy == "vispruner" and p.ratio == 0.5)
     assert list(zip(lines["vispruner r=0.5"].get_xdata(), lines["vispruner r=0.5"].get_ydata())) == vis
+    assert fig.axes[0].get_ylabel() == "Acc. (%)"
+    # one colour per strategy: both VisPruner ratios share it and differ in line style
+    assert lines["vispruner r=0.5"].get_color() == lines["vispruner r=0.75"].get_color() == "#1f77b4"
+    assert lines["vispruner r=0.5"].get_linestyle() != lines["vispruner r=0.75"].get_linestyle()
+    assert lines["fastv"].get_color() == "#ff7f0e" and lines["keep_all"].get_color() == "#000000"
     assert lines["vispruner r=0.5"].get_xdata()[0] < lines["vispruner r=0.5"].get_xdata()[1]   # T32 cheaper than T64
     pareto.save(fig, tmp_path / "p.png")
     img = Image.open(tmp_path / "p.png")

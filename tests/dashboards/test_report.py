@@ -28,15 +28,19 @@ def test_report_is_self_contained(tmp_path):
     index = report.build_report(_rows(), tmp_path / "out", "t")
     page = index.read_text()
     imgs = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
-    # shapes: tflops, latency, budget, bias; toy: tflops, latency, budget (no quadrants)
-    assert len(imgs) == 7
+    # shapes: tflops, latency, budget, loyalty, bias; toy: tflops, latency, budget, loyalty (no quadrants)
+    assert len(imgs) == 9
     assert sum("positional bias" in alt for alt, _ in imgs) == 1
+    assert sum("loyalty" in alt for alt, _ in imgs) == 2
     pngs = sorted((tmp_path / "out").glob("*.png"))
     assert sorted(base64.b64decode(b) for _, b in imgs) == sorted(p.read_bytes() for p in pngs)
     assert "<table" in page and "vispruner" in page
     md = (tmp_path / "out" / "table.md").read_text()
-    # shapes: keep_all 16/16, vispruner 13/16 -> 81.25% acc, Rel. 81.2
-    assert "| vispruner | 64 | 0.5 | 81.2 | 81.2 |" in md
+    # shapes: keep_all 16/16, vispruner 13/16 -> 81.25% acc, Rel. 81.2; its 3 wrong answers differ from
+    # keep_all's (right) ones -> loyalty 13/16; fastv 6 wrong -> 62.5% acc, 62.5% loyal
+    assert "| Method | T | r | shapes Acc. (%) | shapes Rel.% | shapes Loyalty % |" in md
+    assert "| vispruner | 64 | 0.5 | 81.2 | 81.2 | 81.2 |" in md
+    assert "| fastv | 64 |  | 62.5 | 62.5 | 62.5 |" in md
 
 
 def test_cli_from_rows_file_and_mlflow_logging(tmp_path, monkeypatch):

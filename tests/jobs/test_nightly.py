@@ -169,7 +169,7 @@ def test_dashboard_report_from_the_real_store_logged_to_mlflow(env, two_runs):
                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=e)
     assert res.returncode == 0, res.stdout + res.stderr
     page = (out / "index.html").read_text()
-    assert page.count("data:image/png;base64,") == 4                 # tflops, latency, budget, positional bias
+    assert page.count("data:image/png;base64,") == 5                 # tflops, latency, budget, loyalty, positional bias
     assert "vispruner" in (out / "table.md").read_text()
     arts = {a.path for a in _client(env).list_artifacts(_parent(env, "nl-b").info.run_id, "dashboards")}
     assert "dashboards/index.html" in arts

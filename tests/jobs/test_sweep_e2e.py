@@ -112,7 +112,8 @@ def test_job_submit_survives_a_killed_replica(ray_cluster, tmp_path):
     assert "replica died" in logs                                  # the kill hit a unit in flight, which was retried
     assert len(committed(store, sid)) == 12 and not (Path(store) / sid / "quarantine").exists()
     assert_exactly_once(read_results(store, sid), n_samples=12, n_points=2)
-    assert "MLflow UI: mlflow ui --backend-store-uri sqlite:///" in logs
+    assert "MLflow UI: start it, then open http://127.0.0.1:5000/#/experiments/" in logs
+    assert "/bin/mlflow ui --backend-store-uri sqlite:///" in logs
     # MLflow, in the store's SQLite file: a parent run and one child per grid point with streamed history
     client = MlflowClient(f"sqlite:///{Path(store).resolve()}/mlflow.db")
     exp = client.get_experiment_by_name("e2e")

@@ -96,15 +96,17 @@ def test_mlflow_metrics_are_the_summary():
 
 
 def test_job_summary_table_is_the_summary(tmp_path):
-    from jobs.sweep import summary
+    from jobs.end_of_run import summary
 
     store = SweepStore.open(str(tmp_path / "res"), "sw")
     store.commit("u1", rows())
-    line = next(ln for ln in summary(store, "sw").splitlines() if "vispruner" in ln).split()
-    # model benchmark point n err metric rel% tokens GFLOPs p50ms
-    assert line[3:5] == ["4", "1"] and line[5] == f"f1_mean={F1:.3f}" and line[6] == f"{REL:.1f}"
-    assert float(line[8]) == pytest.approx(FLOPS_MEAN / 1e9, abs=0.005)
-    assert float(line[9]) == pytest.approx(LAT_MEDIAN * 1e3, abs=0.05)
+    text = summary(store.read())
+    assert "tiny-llava / pope: F1 (%)" in text                  # the block names the real metric and its scale
+    line = next(ln for ln in text.splitlines() if ln.startswith("vispruner")).split()
+    # point n err F1(%) Rel.% Loyal% tokens GFLOPs p50ms
+    assert line[1:3] == ["4", "1"] and line[3] == f"{100 * F1:.1f}" and line[4] == f"{REL:.1f}"
+    assert float(line[7]) == pytest.approx(FLOPS_MEAN / 1e9, abs=0.005)
+    assert float(line[8]) == pytest.approx(LAT_MEDIAN * 1e3, abs=0.05)
 
 
 def test_dashboard_table_is_the_summary():

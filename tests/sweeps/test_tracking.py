@@ -69,6 +69,8 @@ def check_logged(client):
     assert history(client, rid, "running_f1_mean") == [(2, round(2 / 3, 6)), (4, 0.8)]
     assert history(client, rid, "rel_pct") == [(2, round(200 / 3, 6)), (4, 80.0)]   # keep_all f1 = 1
     assert history(client, rid, "score_mean") == [(2, 0.5), (4, 0.75)]
+    # parsed answers yes,yes | yes,no vs keep_all's yes,no | yes,no: loyal on q0 (step 2), then q2, q3
+    assert history(client, rid, "loyalty") == [(2, 0.5), (4, 0.75)]
     # prefill latency 10, 20, 30, 40 ms: p50 = 25, p95 = 30 + 0.85*10 (linear interpolation)
     assert history(client, rid, "latency_p50_prefill_ms")[-1] == (4, 25.0)
     assert history(client, rid, "latency_p95_prefill_ms")[-1] == (4, 38.5)
