@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 
@@ -33,27 +31,38 @@ class SweepRun:
     benchmarks: dict | None = None   # benchmark name -> the sweep's benchmark objects
 
 
-def init_ray(address: str | None, log_to_driver: bool = True) -> str:
-    """Join $RAY_ADDRESS / the given address / the machine's running cluster, else start a local Ray on loopback."""
-    running = (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").exists()   # what address="auto" reads
-    target = address or os.environ.get("RAY_ADDRESS") or ("auto" if running else "local")
-    if target == "local":
+class SweepIdError(ValueError):
+    """The sweep id is already used by a different config in this store (store.write_config refused it)."""
+
+
+def init_ray(target, log_to_driver: bool = True) -> str:
+    """Start a local Ray on loopback (target.address None) or join the probed cluster; say which.
+    `target`: cluster.ray_target.Target (choose / probe), or an address string chosen from here."""
+    from cluster.ray_target import RayTargetError, choose, describe_joined, is_loopback, read_marker
+
+    if not hasattr(target, "address"):
+        target = choose(target)
+    if target.address is None:
         os.environ.pop("RAY_ADDRESS", None)
-        # Ray advertises the machine's routable IP even for 127.0.0.1 unless told the cluster is one machine;
-        # it reads this once at import, so it is set before `import ray`
+    if target.address is None or is_loopback(target.address):
+        # Ray advertises (and dials) the machine's routable IP even for 127.0.0.1 unless told the cluster is one
+        # machine; it reads this once at import, so it is set before `import ray`
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     if ray.is_initialized():
-        return "Ray already initialised in this process"
-    if target == "local":
-        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=log_to_driver)
-        return "local Ray (127.0.0.1)"
+        return f"already connected to Ray at {describe_joined()}"
+    if target.address is None:
+        ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=log_to_driver)
+        other = read_marker()
+        note = f"; not joining the cluster recorded at {other} (--address auto would)" if other else ""
+        return f"started a local Ray at {describe_joined()}{note}"
     try:
-        ray.init(address=target, log_to_driver=log_to_driver)
+        ray.init(address=target.address, log_to_driver=log_to_driver)
     except ConnectionError as exc:
-        raise SystemExit(f"cannot join the Ray cluster at {target!r} ({exc}); use --address local for a local Ray")
-    return f"cluster at {target}"
+        raise RayTargetError(f"cannot join the Ray cluster at {target.address} (from {target.source}): "
+                             f"{str(exc).splitlines()[0]}; use --address local for a local Ray") from None
+    return f"joined the cluster at {describe_joined()} (from {target.source})"
 
 
 def start_pool(cfg, tag: str, tracker=None) -> Callable[[str], Any]:
@@ -73,20 +82,28 @@ def start_pool(cfg, tag: str, tracker=None) -> Callable[[str], Any]:
     return factory
 
 
-def run_sweep(cfg, store: str, sweep_id: str, address: str | None = None, *, mlflow: bool = True,
-              progress: bool = True, log_to_driver: bool = True, pool_factory: Callable[[str], Any] | None = None,
-              prep=None) -> SweepRun:
-    """Assemble and run the sweep `cfg` into `store` under `sweep_id` on the Ray at `address`
-    (None: $RAY_ADDRESS, a running cluster, else a local Ray on 127.0.0.1)."""
+def run_sweep(cfg, store: str, sweep_id: str, address=None, *, mlflow: bool = True, progress: bool = True,
+              log_to_driver: bool = True, pool_factory: Callable[[str], Any] | None = None, prep=None,
+              state: dict | None = None) -> SweepRun:
+    """Assemble and run the sweep `cfg` into `store` under `sweep_id` on the Ray at `address`: 'local', 'auto',
+    HOST:PORT, None ($RAY_ADDRESS, else a local Ray on 127.0.0.1), or a probed cluster.ray_target.Target.
+    `state` (optional) is filled with the store and unit counts as soon as they are known (Ctrl-C reporting)."""
     from sweeps.controller import Controller, prepare
     from sweeps.progress import Progress
     from sweeps.store import SweepStore, local_path
     from sweeps.sweep_outputs import publish
     from sweeps.tracking import Tracker, sync, tracking_uri
 
+    from sweeps.secrets import redact_url
+
     st = SweepStore.open(store, sweep_id)
-    st.write_config(cfg.text, cfg.content_hash())
+    try:
+        st.write_config(cfg.text, cfg.content_hash())   # cfg.text is redacted (sweeps/secrets.py)
+    except ValueError as exc:
+        raise SweepIdError(str(exc)) from None
     prep = prep or prepare(cfg)
+    if state is not None:
+        state.update(store=st, before=len(st.committed_units()), total=len(prep.units))
     uri = tracking_uri(cfg.mlflow.tracking_uri, store) if mlflow else None
     root = local_path(store)
 
@@ -96,8 +113,8 @@ def run_sweep(cfg, store: str, sweep_id: str, address: str | None = None, *, mlf
                        artifact_root=f"{root}/mlartifacts" if root else None, live=live,
                        every_s=cfg.mlflow.stream_every_s)
 
-    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store}, MLflow {uri}",
-          file=sys.stderr)
+    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store}, "
+          f"MLflow {redact_url(uri) if uri else None}", file=sys.stderr)
     t = None
     if mlflow:
         t = tracker(live=False)

@@ -47,35 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=_positive_int, metavar="N", help="keep only the first N samples of every benchmark")
     p.add_argument("--sync-mlflow", action="store_true", help="only backfill MLflow from the store, run nothing")
     p.add_argument("--address", default=None,
-                   help="Ray: 'auto' (a running cluster), 'local' (start one here), or HOST:PORT; "
-                        "default: $RAY_ADDRESS or a running cluster if there is one, else local")
+                   help="Ray: 'local' (start one on 127.0.0.1), HOST:PORT, or 'auto' (the cluster `ray start` "
+                        "recorded in its marker file); default: $RAY_ADDRESS (set by ray job submit), else local")
     return p.parse_args(argv)
-
-
-def sync_only(cfg, store_uri: str, sweep_id: str) -> int:
-    """--sync-mlflow: backfill MLflow from the store (and publish the samples files / headline), run nothing."""
-    from sweeps.controller import prepare
-    from sweeps.store import SweepStore, local_path
-    from sweeps.sweep_outputs import publish
-    from sweeps.tracking import Tracker, sync, tracking_uri
-
-    store = SweepStore.open(store_uri, sweep_id)
-    store.write_config(cfg.text, cfg.content_hash())
-    prep = prepare(cfg)
-    uri = tracking_uri(cfg.mlflow.tracking_uri, store_uri)
-    root = local_path(store_uri)
-    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, MLflow {uri}",
-          file=sys.stderr)
-    t = Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
-                benchmarks=prep.benchmarks, totals=prep.totals, artifact_root=f"{root}/mlartifacts" if root else None,
-                live=False, every_s=cfg.mlflow.stream_every_s)
-    if not t.start():
-        return 1
-    n = sync(t, store)
-    publish(store, prep.samples, t, prep.benchmarks)   # samples files and headline metrics on the parent run
-    t.close()
-    print(f"synced {n} committed units of {sweep_id} to MLflow at {uri}", file=sys.stderr)
-    return 0 if t.down is None else 1
 
 
 def main(argv=None) -> int:
@@ -87,25 +61,97 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    store_uri = args.store or cfg.store
-    sweep_id = args.sweep_id or cfg.default_sweep_id()
-    if args.sync_mlflow:
-        return sync_only(cfg, store_uri, sweep_id)
-    from cluster.run import run_sweep
+    from cluster.ray_target import RayTargetError, choose, probe
+    from sweeps.store_target import store_problem
 
-    run = run_sweep(cfg, store_uri, sweep_id, args.address)   # the one runner (cluster/run.py)
-    stats, store, t, uri = run.stats, run.store, run.tracker, run.tracking_uri
+    store_uri = args.store or cfg.store
+    problem = store_problem(args.store, "--store") if args.store else store_problem(cfg.store, "store")
+    if problem:                                    # a file, an unwritable place, a scheme pyarrow cannot open
+        print(f"{args.config}: {problem}", file=sys.stderr)
+        return 2
+    try:
+        target = choose(args.address)              # named, bounded failure here, before any work
+        if target.address is not None and not args.sync_mlflow:   # --sync-mlflow needs no Ray
+            probe(target)
+    except RayTargetError as exc:
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return 2
+    sweep_id = args.sweep_id or cfg.default_sweep_id()
+    state = {"store": None, "before": 0, "total": 0}
+    try:
+        return run(args, cfg, store_uri, sweep_id, target, state)
+    except KeyboardInterrupt:
+        from sweeps.interrupt import interrupted_line, resume_command
+
+        store = state["store"]
+        done = len(store.committed_units()) if store is not None else 0
+        changes = [w for item in args.set for w in ("--set", item)] + \
+            ([] if args.limit is None else ["--limit", str(args.limit)])
+        resume = resume_command(args.config, store_uri, sweep_id, args.address, changes)
+        print(f"\n{interrupted_line(sweep_id, store_uri, done, state['total'], state['before'], resume)}",
+              file=sys.stderr, flush=True)
+        return 130
+    except RayTargetError as exc:
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args, cfg, store_uri: str, sweep_id: str, target, state: dict) -> int:
+    if args.sync_mlflow:
+        return sync_only(args, cfg, store_uri, sweep_id, state)
+    from cluster.run import SweepIdError, run_sweep
+
+    try:
+        r = run_sweep(cfg, store_uri, sweep_id, target, state=state)   # the one runner (cluster/run.py)
+    except SweepIdError as exc:
+        print(f"{args.config}: --sweep-id: {exc}", file=sys.stderr)
+        return 2
+    stats = r.stats
     print(f"\n{sweep_id}: committed {stats['committed']} units ({stats['rows']} rows), skipped {stats['skipped']} "
           f"already committed, {stats['failed_attempts']} failed attempts, {stats['quarantined']} quarantined\n",
           file=sys.stderr)
-    print_end_of_run(store, run.published, t, uri, cfg.mlflow.experiment, args, store_uri, sweep_id, run.benchmarks)
+    print_end_of_run(r.store, r.published, r.tracker, r.tracking_uri, cfg.mlflow.experiment, args, store_uri, sweep_id,
+                     r.benchmarks)
     return 1 if stats["quarantined"] else 0
+
+
+def sync_only(args, cfg, store_uri: str, sweep_id: str, state: dict) -> int:
+    """--sync-mlflow: backfill MLflow from the store (and publish the samples files / headline), run nothing."""
+    from sweeps.controller import prepare
+    from sweeps.secrets import redact_url
+    from sweeps.store import SweepStore, local_path
+    from sweeps.sweep_outputs import publish
+    from sweeps.tracking import Tracker, sync, tracking_uri
+
+    store = SweepStore.open(store_uri, sweep_id)
+    try:
+        store.write_config(cfg.text, cfg.content_hash())   # cfg.text is redacted (sweeps/secrets.py)
+    except ValueError as exc:
+        print(f"{args.config}: --sweep-id: {exc}", file=sys.stderr)
+        return 2
+    prep = prepare(cfg)
+    state.update(store=store, before=len(store.committed_units()), total=len(prep.units))
+    uri = tracking_uri(cfg.mlflow.tracking_uri, store_uri)
+    root = local_path(store_uri)
+    print(f"sweep {sweep_id}: {len(prep.units)} units, {len(cfg.grid)} grid points, store {store_uri}, "
+          f"MLflow {redact_url(uri)}", file=sys.stderr)
+    t = Tracker(uri, cfg.mlflow.experiment, sweep_id, config_text=cfg.text, config_raw=cfg.raw,
+                benchmarks=prep.benchmarks, totals=prep.totals, artifact_root=f"{root}/mlartifacts" if root else None,
+                live=False, every_s=cfg.mlflow.stream_every_s)
+    if not t.start():
+        return 1
+    n = sync(t, store)
+    publish(store, prep.samples, t, prep.benchmarks)   # samples files and headline metrics on the parent run
+    t.close()
+    print(f"synced {n} committed units of {sweep_id} to MLflow at {redact_url(uri)}", file=sys.stderr)
+    return 0 if t.down is None else 1
 
 
 def print_end_of_run(store, published, tracker, uri: str, experiment: str, args, store_uri: str, sweep_id: str,
                      benchmarks=None) -> None:
     """The closing note: results table, headline, and the commands to look at everything (jobs/end_of_run.py)."""
     from jobs import end_of_run as note
+    from sweeps.secrets import redact_url
 
     table = store.read()
     print(note.summary(table, benchmarks))
@@ -113,7 +159,7 @@ def print_end_of_run(store, published, tracker, uri: str, experiment: str, args,
     if heads:
         print("\n" + heads)
     print(f"\nNext steps (from {Path.cwd()}):")
-    print("\n".join(note.mlflow_lines(tracker, uri, experiment, note.sync_command(args, store_uri, sweep_id))))
+    print("\n".join(note.mlflow_lines(tracker, redact_url(uri), experiment, note.sync_command(args, store_uri, sweep_id))))
     print("\n".join(note.next_steps(store_uri, sweep_id, published.samples)))
 
 

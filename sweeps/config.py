@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from pruning.plan import PrunePlan, freeze
 from sweeps.config_checks import (BenchmarkSpec, check_benchmarks, check_grid, check_models, int_at_least,
                                   model_aliases, unknown_keys, with_controls)
+from sweeps.secrets import literal_secret_errors, redact, redact_text
+from sweeps.yaml_load import YamlInputError, read_yaml
 
 GridEntry = PrunePlan   # the grid's entries are PrunePlans (the name the config used before)
 
@@ -89,9 +90,12 @@ class ConfigError(ValueError):
     """All problems of one config, each naming its key path and a fix."""
 
     def __init__(self, errors: list[str], path: str | None = None):
-        self.errors = errors
+        self.errors = errors = list(dict.fromkeys(errors))     # each problem once, in the order found
         head = f"{path}: " if path else ""
-        super().__init__(f"{head}{len(errors)} problem(s) in sweep config:\n" + "\n".join(f"  - {e}" for e in errors))
+        if len(errors) == 1:                       # one problem, one line
+            super().__init__(f"{head}{errors[0]}")
+        else:
+            super().__init__(f"{head}{len(errors)} problems in sweep config:\n" + "\n".join(f"  - {e}" for e in errors))
 
 
 TOP_KEYS = ("name", "models", "benchmarks", "grid", "shard_size", "replicas", "generation", "mlflow",
@@ -111,6 +115,7 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
     if not isinstance(data, dict):
         raise ConfigError([f"top level must be a mapping of {', '.join(TOP_KEYS)}, got {type(data).__name__}"], path)
     unknown_keys(data, TOP_KEYS, "", errors)
+    errors += literal_secret_errors(data)
     for k in ("models", "benchmarks", "grid"):
         if k not in data:
             errors.append(f"{k}: required key is missing")
@@ -188,7 +193,7 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
                        shard_size=shard_size, replicas=replicas, generation=generation, mlflow=mlflow_spec,
                        store=store, controls=controls, retries=retries, judge_workers=judge_workers,
                        unit_timeout_s=None if unit_timeout_s is None else float(unit_timeout_s),
-                       scoring_rules=scoring_rules, raw=data, text=text)
+                       scoring_rules=scoring_rules, raw=redact(data), text=redact_text(text, data))
 
 
 def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[str]) -> tuple[str, ...]:
@@ -221,15 +226,14 @@ def _check_rules(scoring: dict, benchmarks: list[BenchmarkSpec], errors: list[st
 
 def load_config(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (), limit: int | None = None,
                 command: str = "", **kw) -> SweepConfig:
-    """Read and validate a sweep YAML file (default name: the file's stem).
+    """Read and validate a sweep YAML file (default name: the file's stem); duplicated keys are errors.
 
     `overrides` ("key=value", jobs/sweep.py --set) and `limit` (--limit) apply before validation
     (sweeps/overrides.py); the config's text is then the overridden YAML, headed by `command`."""
-    text = Path(path).read_text()
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from None
+        text, data = read_yaml(path)
+    except YamlInputError as exc:
+        raise ConfigError(exc.errors, str(path)) from None
     if overrides or limit is not None:
         from sweeps.overrides import OverrideError, apply
 

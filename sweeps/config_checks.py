@@ -146,8 +146,15 @@ def check_benchmarks(raw, errors: list[str]) -> list[BenchmarkSpec]:
                 ok = False
         judge = entry.get("judge")
         if judge is not None and not isinstance(judge, dict):
-            errors.append(f"{where}.judge: must be a mapping (model, base_url, ...), got {judge!r}")
+            errors.append(f"{where}.judge: must be a mapping (model, base_url, api_key_env, ...), got a "
+                          f"{type(judge).__name__}")
             ok = False
+        elif judge is not None:
+            from sweeps.judge_config import judge_errors
+
+            problems = judge_errors(judge, f"{where}.judge")
+            errors += problems
+            ok = ok and not problems
         params = entry.get("params") or {}
         if not isinstance(params, dict):
             errors.append(f"{where}.params: must be a mapping of benchmark arguments, got {params!r}")
@@ -207,6 +214,7 @@ def check_grid(raw, specs: dict[str, ModelSpec], errors: list[str]) -> list[Prun
         errors.append("grid: must be a non-empty list of {strategy: NAME, budget: [...], ratio: [...], ...} entries")
         return []
     entries: list[PrunePlan] = []
+    seen: dict[PrunePlan, str] = {}                 # grid point -> the entry that first made it
     for i, g in enumerate(raw):
         where = f"grid[{i}]"
         if isinstance(g, str):
@@ -272,15 +280,28 @@ def check_grid(raw, specs: dict[str, ModelSpec], errors: list[str]) -> list[Prun
                 if b is not None and hasattr(strategy, "keep_counts"):
                     strategy.keep_counts(b)                  # SparseVLM: a released schedule exists for T
             except (TypeError, ValueError) as exc:
-                errors.append(f"{where}: {label} is invalid: {exc}")
+                errors.append(f"{_param_key(where, p, exc)}: {label} is invalid: {exc}")
                 continue
-            if not _fits_decoders(strategy, label, specs, where, errors):
+            if not _fits_decoders(strategy, label, specs, where, errors, p):
                 continue
-            entries.append(PrunePlan(name, b, p))
+            entry = PrunePlan(name, b, p)
+            if entry in seen:
+                t = "" if b is None else f" at budget T={b}"
+                errors.append(f"{where}: grid point {label}{t} duplicates the one from {seen[entry]}; remove one")
+                continue
+            seen[entry] = where
+            entries.append(entry)
     return entries
 
 
-def _fits_decoders(strategy, label: str, specs: dict[str, ModelSpec], where: str, errors: list[str]) -> bool:
+def _param_key(where: str, params: dict, exc: BaseException) -> str:
+    """`grid[1].layer` when the strategy's message names exactly one of the entry's parameters, else `grid[1]`."""
+    named = [k for k in params if re.search(rf"\b{re.escape(k)}\b", str(exc))]
+    return f"{where}.{named[0]}" if len(named) == 1 else where
+
+
+def _fits_decoders(strategy, label: str, specs: dict[str, ModelSpec], where: str, errors: list[str],
+                   params: dict) -> bool:
     """Decoder-stage strategies check their prune layers (FastV's K, SparseVLM's layers) against each model's depth."""
     ok = True
     for m, spec in specs.items():
@@ -290,7 +311,8 @@ def _fits_decoders(strategy, label: str, specs: dict[str, ModelSpec], where: str
         try:
             strategy.check_depth(depth)
         except ValueError as exc:
-            errors.append(f"{where}: {label} cannot run on {m!r} ({depth} decoder layers): {exc}")
+            errors.append(f"{_param_key(where, params, exc)}: {label} cannot run on {m!r} ({depth} decoder layers): "
+                          f"{exc}")
             ok = False
     return ok
 

@@ -2,6 +2,7 @@
 
     from sweeps.judge import Judge
     judge = Judge()            # OPENAI_BASE_URL, OPENAI_API_KEY, VISSWEEP_JUDGE_MODEL, VISSWEEP_JUDGE_CACHE
+    judge = Judge(api_key_env="MY_KEY")   # the key from $MY_KEY (how a sweep config names it)
     bench = get_benchmark("mmvet", judge=judge)
 
 Replies are cached on disk (SQLite) keyed by sha256(judge model, prompt version, messages): the
@@ -44,14 +45,15 @@ class JudgeError(RuntimeError):
 class Judge:
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  cache_dir: str | os.PathLike | None = None, max_retries: int = 5, timeout: float = 60.0,
-                 backoff: float = 1.0, max_backoff: float = 30.0):
+                 backoff: float = 1.0, max_backoff: float = 30.0, api_key_env: str | None = None):
         import openai
 
         self.model = model or os.environ.get("VISSWEEP_JUDGE_MODEL", DEFAULT_MODEL)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
-        key = api_key or os.environ.get("OPENAI_API_KEY")
+        env = api_key_env or "OPENAI_API_KEY"      # a sweep config names the variable, never the key
+        key = api_key or os.environ.get(env)
         if not key:
-            raise ValueError("judge: no API key (set OPENAI_API_KEY or pass api_key=)")
+            raise ValueError(f"judge: no API key (set {env} or pass api_key=)")
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         # retries are ours (bounded, logged without the key); the client's own are off
         self._client = openai.OpenAI(api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0)
@@ -64,7 +66,10 @@ class Judge:
         self.calls = 0            # API requests actually sent (cache hits excluded)
 
     def __repr__(self) -> str:
-        return f"Judge(model={self.model!r}, base_url={self.base_url!r}, cache={str(self.cache_path)!r})"
+        from sweeps.secrets import redact_url
+
+        base_url = None if self.base_url is None else redact_url(self.base_url)
+        return f"Judge(model={self.model!r}, base_url={base_url!r}, cache={str(self.cache_path)!r})"
 
     def _db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.cache_path, timeout=30)

@@ -1,4 +1,5 @@
-"""Driver-side progress: one stderr line per committed unit with samples done / total, rate and ETA."""
+"""Driver-side progress: one stderr line per committed or failed unit: samples done / total (the total never
+shrinks), failed units, rate and ETA."""
 from __future__ import annotations
 
 import sys
@@ -13,7 +14,8 @@ class Progress:
         self.total_units, self.total_samples = total_units, total_samples
         self.units, self.samples = done_units, done_samples
         self.skipped = done_samples                 # committed by an earlier run: not part of this run's rate
-        self.quarantined = 0
+        self.quarantined = 0                        # units failed for good in this run (their samples not done)
+        self.failed_samples = 0
         self.t0 = time.monotonic()
 
     def restart_clock(self) -> None:
@@ -24,12 +26,12 @@ class Progress:
         return (self.samples - self.skipped) / max(time.monotonic() - self.t0, 1e-9)
 
     def eta(self) -> str:
-        left, rate = self.total_samples - self.samples, self.rate()
+        left, rate = self.total_samples - self.samples - self.failed_samples, self.rate()
         return str(timedelta(seconds=round(left / rate))) if rate > 0 else "?"
 
     def line(self) -> str:
         pct = 100.0 * self.samples / max(self.total_samples, 1)
-        q = f"  {self.quarantined} quarantined" if self.quarantined else ""
+        q = f"  FAILED {self.quarantined} units ({self.failed_samples} samples, quarantined)" if self.quarantined else ""
         return (f"[{self.sweep_id}] units {self.units}/{self.total_units}  samples {self.samples}/{self.total_samples} "
                 f"({pct:.1f}%)  {self.rate():.2f} samples/s  ETA {self.eta()}{q}")
 
@@ -39,7 +41,6 @@ class Progress:
         print(self.line(), file=self.stream, flush=True)
 
     def quarantine(self, n_samples: int) -> None:
-        self.quarantined += 1
-        self.total_samples -= n_samples             # they will not be done in this run
-        self.total_units -= 1
+        self.quarantined += 1                       # the totals stay: a failed unit is shown as failed, not dropped
+        self.failed_samples += n_samples
         print(self.line(), file=self.stream, flush=True)

@@ -29,6 +29,7 @@ import pyarrow as pa
 from pruning.plan import PrunePlan
 from sweeps.loyalty import agreement
 from sweeps.point_metrics import PointSummary, keep_all_of, parse_scores, relative_pct, summarize_rows
+from sweeps.secrets import redact, redact_url
 from sweeps.store import SweepStore, local_path
 
 log = logging.getLogger("vissweep.tracking")
@@ -153,7 +154,8 @@ class Tracker:
         if self.down is None:
             self.down = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             log.warning("MLflow at %s is unavailable (%s); the sweep goes on, results stay in the store. "
-                        "Backfill later with: python jobs/sweep.py --config CONFIG --sync-mlflow", self.uri, self.down)
+                        "Backfill later with: python jobs/sweep.py --config CONFIG --sync-mlflow", redact_url(self.uri),
+                        redact_url(self.down))
 
     def start(self) -> bool:
         """Connect, find or create the parent run. False (with one warning) when MLflow is unreachable."""
@@ -180,7 +182,7 @@ class Tracker:
                 tags = {"sweep_id": self.sweep_id, "vissweep.role": PARENT, "git_commit": _git_commit(), **_versions()}
                 run = self.client.create_run(self.exp_id, run_name=self.sweep_id, tags=tags)
                 self.parent_id = run.info.run_id
-                self._log_params(self.parent_id, {"sweep_id": self.sweep_id, **flatten(self.config_raw)})
+                self._log_params(self.parent_id, {"sweep_id": self.sweep_id, **flatten(redact(self.config_raw))})
                 if self.config_text:
                     self.client.log_text(self.parent_id, self.config_text, "config.yaml")
         except Exception as exc:  # any MLflow/DB/HTTP failure: the store keeps everything

@@ -151,6 +151,7 @@ def test_driver_killed_with_mlflow_down_then_rerun(ray_cluster, tmp_path):
     env = ray_cluster.env()                                       # MLflow back: the default SQLite in the store
     rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=480)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"Ray: joined the cluster at {ray_cluster.gcs} (1 node, 4 CPUs, 0 GPUs) (from $RAY_ADDRESS)" in rerun.stderr
     assert f"{len(first)} of 12 units already committed, skipping them" in rerun.stderr
     assert f"committed {12 - len(first)} units" in rerun.stderr
     for n, ident in first.items():                                # earlier units untouched (not recomputed)

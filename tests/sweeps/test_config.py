@@ -137,7 +137,7 @@ def test_decoder_strategy_budgets_and_layers_checked_against_the_model():
     assert any(e.startswith("grid[0]: sparsevlm() is invalid") and "T=100" in e and "valid budgets" in e for e in errs)
     # budget 64 with the default layers (2, 6, 15) cannot fit tiny-llava's 8 decoder layers
     assert any(e.startswith("grid[0]: sparsevlm() cannot run on 'tiny-llava' (8 decoder layers)") for e in errs)
-    assert any(e.startswith("grid[2]: fastv(layer=8) cannot run on 'tiny-llava' (8 decoder layers)") for e in errs)
+    assert any(e.startswith("grid[2].layer: fastv(layer=8) cannot run on 'tiny-llava' (8 decoder layers)") for e in errs)
     assert not any(e.startswith("grid[1]") for e in errs)
     assert len(errs) == 3
     # the paper's defaults fit LLaVA-1.5-7B's 32 layers
