@@ -16,13 +16,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable as a s
 
 
 def parse_plan(text: str):
-    """"keep_all" | "NAME:T" | "vispruner:T:r" -> PrunePlan."""
+    """"keep_all" | "NAME:T" | "vispruner:T:r" | "NAME:T:key=value" (int values) -> PrunePlan."""
     from pruning.types import PrunePlan
 
     name, *rest = text.split(":")
     if name == "keep_all":
         return PrunePlan("keep_all")
-    params = {"ratio": float(rest[1])} if len(rest) > 1 else {}
+    params = {}
+    for extra in rest[1:]:
+        k, _, v = extra.partition("=")
+        params.update({k: int(v)} if v else {"ratio": float(k)})
     return PrunePlan(name, budget=int(rest[0]), params=params)
 
 
