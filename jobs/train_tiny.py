@@ -15,6 +15,7 @@ Deterministic for --seed on a given device and thread count. MLflow logging only
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable as a s
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
+from PIL import Image  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402  (a transformers dependency)
 
@@ -165,12 +167,15 @@ def stage1(model, processor, a, out: Path, log: Log, dev) -> None:
 
 # ------------------------------------------------------------------ stage 2: projector + LLM
 @torch.no_grad()
-def features(model, processor, objects_list, dev, chunk: int = 32) -> torch.Tensor:
-    """(M, 576, C) feature-layer patches of the frozen tower, as the adapter computes them."""
+def features(model, processor, scenes_or_images: list, dev, chunk: int = 32) -> torch.Tensor:
+    """(M, 576, C) feature-layer patches of the frozen tower, as the adapter computes them (scenes are drawn first)."""
     tower, fl = model.model.vision_tower, model.config.vision_feature_layer
     out = []
-    for i in tqdm(range(0, len(objects_list), chunk), desc="caching tower features", leave=False):
-        out.append(encode_clip(tower, render(processor, objects_list[i:i + chunk], dev)[0], fl)["features"].float().cpu())
+    for i in tqdm(range(0, len(scenes_or_images), chunk), desc="caching tower features", leave=False):
+        part = scenes_or_images[i:i + chunk]
+        ims = part if isinstance(part[0], Image.Image) else [image(o) for o in part]
+        px = processor.image_processor(images=ims, return_tensors="pt")["pixel_values"].to(dev)  # (b, 3, 336, 336)
+        out.append(encode_clip(tower, px, fl)["features"].float().cpu())
     return torch.cat(out)
 
 
@@ -215,16 +220,8 @@ def stage2(model, processor, a, out: Path, log: Log, dev) -> dict[str, float]:
     else:
         feats = features(model, processor, pool, dev)
         save(cache, feats)
-    import io
-
-    from PIL import Image
-
     held = generate_rows(HELDOUT_SEED, a.heldout)
-    with torch.no_grad():
-        px = processor.image_processor(images=[Image.open(io.BytesIO(r["image"]["bytes"])).convert("RGB") for r in held],
-                                       return_tensors="pt")["pixel_values"].to(dev)
-        held_feats = torch.cat([encode_clip(model.model.vision_tower, px[i:i + 32], model.config.vision_feature_layer)["features"]
-                                for i in range(0, len(held), 32)]).float().cpu()
+    held_feats = features(model, processor, [Image.open(io.BytesIO(r["image"]["bytes"])).convert("RGB") for r in held], dev)
     params = [p for n, p in model.named_parameters() if "vision_tower" not in n]
     opt = torch.optim.AdamW(params, lr=a.lr2, weight_decay=0.0, betas=(0.9, 0.98))
     ck, start = out / "stage2.pt", 0
