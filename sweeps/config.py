@@ -43,9 +43,10 @@ class ModelFamily:
 
 
 MODEL_FAMILIES: tuple[ModelFamily, ...] = (
-    # CLIP-L/14-336: 24 x 24 = 576 patches. tiny-llava keeps that geometry with narrow widths (8 decoder layers).
-    ModelFamily("llava15", (r"^tiny-llava$", r"7b-shaped$", r"llava-1\.5", r"llava-v1\.5"), 576, ALL_STRATEGIES,
-                depths=((r"^tiny-llava$", 8), (r"7b", 32), (r"13b", 40))),
+    # CLIP-L/14-336: 24 x 24 = 576 patches. tiny-llava keeps that geometry with narrow widths (8 decoder layers);
+    # tiny-llava-shapes (trained, jobs/train_tiny.py) has 2 decoder layers.
+    ModelFamily("llava15", (r"^tiny-llava$", r"^tiny-llava-shapes$", r"7b-shaped$", r"llava-1\.5", r"llava-v1\.5"), 576,
+                ALL_STRATEGIES, depths=((r"^tiny-llava$", 8), (r"^tiny-llava-shapes$", 2), (r"7b", 32), (r"13b", 40))),
     # Recognised so that a config naming them fails here, before any actor starts, rather than at load time.
     ModelFamily("llava_next", (r"llava-v1\.6", r"llava-next"), 576, ALL_STRATEGIES, adapter=False),        # T per crop
     ModelFamily("video_llava", (r"video-llava",), 2048, ALL_STRATEGIES - {"prumerge_plus"}, adapter=False),  # 8 x 256

@@ -15,6 +15,7 @@ from pruning.registry import closest, resolve
 # for models built in memory, a (model, processor) pair; it is called with device, dtype, attn_implementation.
 MODELS: dict[str, str] = {
     "tiny-llava": "pruning.models.tiny:load_tiny_llava",
+    "tiny-llava-shapes": "pruning.models.tiny_shapes:load_tiny_llava_shapes",  # trained on `shapes`
     "7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
 }
