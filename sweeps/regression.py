@@ -3,7 +3,9 @@
 A point regresses on accuracy only if the drop exceeds its threshold AND a paired per-sample test
 says it is not noise: exact McNemar on per-sample correctness when scores are binary, a paired
 bootstrap otherwise. FLOPs are deterministic, so any increase beyond a tiny tolerance regresses;
-latency gets a generous ratio plus an absolute floor. Driver-side only: no model, no Ray.
+latency gets a generous ratio plus an absolute floor. A baseline point whose strategy was re-configured
+in the pinned config (for one strategy, one point gone and one new) is compared with its replacement, so a
+weakened config cannot pass as "new". Driver-side only: no model, no Ray.
 Run by jobs/nightly.py; see docs/DEPLOY.md.
 """
 from __future__ import annotations
@@ -245,15 +247,39 @@ def compare(base: pa.Table, new: pa.Table, thresholds: Thresholds | None = None,
     keep_n = {k[:2]: v for k, v in gn.items() if v[0]["strategy"] == "keep_all"}
     findings: list[Finding] = []
     notes: list[str] = []
+    successor = reconfigured(gb, gn)
     for key in sorted(gb):
+        if key in successor:            # same strategy, changed config: compared with what replaced it
+            new_key = successor[key]
+            notes.append(f"{'/'.join(key)} was re-configured as {new_key[2]}: compared with it")
+            found = _compare_point(new_key, gb[key], gn[new_key], keep_b.get(key[:2]), keep_n.get(key[:2]), th)
+            for f in found:
+                f.reason = f"vs baseline point {key[2]}" + (f"; {f.reason}" if f.reason else "")
+            findings += found
+            continue
         if key not in gn:
             findings.append(Finding(*key, "coverage", "point", 1, 0, None, regressed=True,
                                     reason="point missing from the new run"))
             continue
         findings += _compare_point(key, gb[key], gn[key], keep_b.get(key[:2]), keep_n.get(key[:2]), th)
-    for key in sorted(set(gn) - set(gb)):
+    for key in sorted(set(gn) - set(gb) - set(successor.values())):
         notes.append(f"new point without baseline: {'/'.join(key)}")
     return Report(findings, th, base_label, new_label, notes)
+
+
+def reconfigured(gb: dict, gn: dict) -> dict[tuple, tuple]:
+    """Baseline point -> the new point that replaced it: where, for one (model, benchmark, strategy), exactly one
+    baseline point is missing from the new run and exactly one new point has no baseline (a changed budget or
+    parameter of that strategy in the pinned config). Such a change is then checked, not waved through as new."""
+    def by_strategy(keys, groups):
+        out: dict[tuple, list] = {}
+        for k in keys:
+            out.setdefault((*k[:2], groups[k][0]["strategy"]), []).append(k)
+        return out
+
+    gone = by_strategy([k for k in gb if k not in gn], gb)
+    added = by_strategy([k for k in gn if k not in gb], gn)
+    return {old[0]: added[s][0] for s, old in gone.items() if len(old) == 1 and len(added.get(s, [])) == 1}
 
 
 # -------------------------------------------------------------------------------------- output

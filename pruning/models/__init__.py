@@ -12,12 +12,14 @@ from pruning.models.families import FAMILIES, Family, ModelSpec, model_config, m
 # for models built in memory, a (model, processor) pair; it is called with device, dtype, attn_implementation.
 MODELS: dict[str, str] = {
     "tiny-llava": "pruning.models.tiny:load_tiny_llava",
+    "tiny-llava-shapes": "pruning.models.tiny_shapes:load_tiny_llava_shapes",  # trained on `shapes`
     "7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
 }
 # alias -> "module:function" returning the alias's transformers config without building weights
 ALIAS_CONFIGS: dict[str, str] = {
     "tiny-llava": "pruning.models.tiny:config_tiny_llava",
+    "tiny-llava-shapes": "pruning.models.tiny_shapes:config_tiny_llava_shapes",
     "7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
 }
