@@ -145,14 +145,18 @@ class Controller:
                 self.tracker.on_commit(table, units_done=self.stats["committed"] + self.stats["skipped"],
                                        units_quarantined=self.stats["quarantined"])
 
-    def failed(self, unit: Unit, kind: str, error: str, replica_id: str) -> bool:
-        """Record a failed attempt; True: run the unit again (elsewhere when possible), False: quarantined."""
+    def failed(self, unit: Unit, kind: str, error: str, replica_id: str, elsewhere: bool = False) -> bool:
+        """Record a failed attempt; True: run the unit again (elsewhere when possible), False: quarantined.
+
+        A unit is quarantined once it has used its `retries` AND failed on two replicas, or on the only one
+        left (`elsewhere`: the pool still holds a replica it has not failed on): a dying replica costs a retry,
+        never the unit."""
         self.attempts[unit.unit_id] += 1
         self.failed_on[unit.unit_id].add(replica_id)
         self.stats["failed_attempts"] += 1
         log.warning("unit %s: %s on %s (attempt %d): %s", unit.unit_id, kind, replica_id,
                     self.attempts[unit.unit_id], error[:300])
-        if self.attempts[unit.unit_id] <= self.cfg.retries:
+        if self.attempts[unit.unit_id] <= self.cfg.retries or (elsewhere and len(self.failed_on[unit.unit_id]) < 2):
             return True
         self.store.quarantine(unit.unit_id, error, self.attempts[unit.unit_id], sorted(self.failed_on[unit.unit_id]))
         self.stats["quarantined"] += 1
