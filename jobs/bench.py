@@ -1,4 +1,4 @@
-"""Benchmarks (not tests): python jobs/bench.py {strategies,llava,sweep} [--out docs/PERF.md] ...
+"""Benchmarks (not tests): python jobs/bench.py {strategies,llava,sweep,chaos} [--out docs/PERF.md] ...
 
 Each subcommand lives in jobs/bench_<name>.py with `add_arguments(parser)` and `main(args)`;
 results are printed and written into docs/PERF.md with the command and the machine.
@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "strategies": "jobs.bench_strategies",   # selection cost per strategy (N=576, C=1024, B=1/32)
     "llava": "jobs.bench_llava",             # prefill / end-to-end latency and memory per plan
     "sweep": "jobs.bench_sweep",             # sweep throughput vs the reference scripts' way
+    "chaos": "jobs.bench_chaos",             # the demo sweep under replica kills vs a calm run
 }
 
 
