@@ -122,8 +122,12 @@ def test_killed_replica_is_restarted_and_serves_again(ray_cluster, tmp_path, cap
         rows = _check_exactly_once(store, prep, stats)
         assert stats["committed"] == n and stats["failed_attempts"] >= 1
         assert not any("retiring replica" in m for m in caplog.messages)    # the replica was not given up on
-        assert sum(f"replica r0 died (death {k + 1})" in m for m in caplog.messages for k in range(kills)) == kills
-        assert sum("replica r0 is back" in m for m in caplog.messages) >= kills
+        # A kill that lands while r0 holds no unit is restarted by Ray without any call failing, so the scheduler
+        # cannot see it: at least the first death is seen (r0 was mid-unit then), never more deaths than kills,
+        # and every death seen is followed by a rejoin.
+        deaths = sum(f"replica r0 died (death {k + 1})" in m for m in caplog.messages for k in range(kills))
+        assert 1 <= deaths <= kills
+        assert sum("replica r0 is back" in m for m in caplog.messages) >= deaths
         last_kill = killed[-1][0]
         assert any(at > last_kill and rid == "r0" for at, rid in ctl.commits)  # the restarted replica served units
         assert set(rows.column("replica").to_pylist()) == {"r0", "r1"}
