@@ -100,6 +100,15 @@ def save(path: Path, state: dict) -> None:
 
 
 # ------------------------------------------------------------------ stage 1: vision tower
+def optimise(opt, loss: torch.Tensor, params, bar) -> None:
+    """One optimiser step, gradients clipped to norm 1 (both stages), loss shown on the progress bar."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    bar.set_postfix(loss=f"{loss.item():.3f}")
+
+
 def stage1(model, processor, a, out: Path, log: Log, dev) -> None:
     tower = model.model.vision_tower
     C, L = tower.config.hidden_size, tower.config.num_hidden_layers
@@ -139,11 +148,7 @@ def stage1(model, processor, a, out: Path, log: Log, dev) -> None:
         l_patch = (F.cross_entropy(pl[..., :N_CLASSES].reshape(-1, N_CLASSES), patch_y.reshape(-1))
                    + F.cross_entropy(pl[..., N_CLASSES:].reshape(-1, CELLS), pc.expand(B, -1).reshape(-1)))
         loss = l_cls + l_patch
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        optimise(opt, loss, params, bar)
         last_step = step + 1 == a.steps1
         if (step + 1) % a.eval_every1 == 0 or last_step:
             tower.eval()
@@ -242,11 +247,7 @@ def stage2(model, processor, a, out: Path, log: Log, dev) -> dict[str, float]:
         batch = packer.pack(qas, dev)
         logits = llm_logits(model, packer, feats[idx].to(dev), batch)
         loss = F.cross_entropy(logits.float(), batch["tgt"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        optimise(opt, loss, params, bar)
         last_step = step + 1 == a.steps2
         if (step + 1) % a.eval_every2 == 0 or last_step:
             model.eval()
