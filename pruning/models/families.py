@@ -48,6 +48,7 @@ class Family:
     media: frozenset[str]               # "image", "video"
     spec: Callable[[Any], ModelSpec]    # config -> spec
     tiny: str | None = None             # tiny alias the contract test runs (tests/pruning/models/test_contract.py)
+    image_processor: str | None = None  # "module:Class": load Parts (parts.py), not AutoProcessor (needs torchvision)
 
 
 def _heads(model_type: str, family: str, text, tokens, per, rows=1) -> ModelSpec:

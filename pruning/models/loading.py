@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pruning.models.families import adapter_class, family, import_path
+from pruning.models.parts import load_parts
 from pruning.registry import closest, resolve
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -49,14 +50,18 @@ def resolve_dtype(dtype: Any, device):
 
 def from_pretrained(path: str | Path, device, dtype, attn_implementation: str):
     """(model, processor) through the standard transformers path: a hub id (HF cache, HF_HUB_OFFLINE) or a dir;
-    the model class is the one the family table names for the checkpoint's config.model_type."""
+    the model class is the one the family table names for the checkpoint's config.model_type. A family that
+    names an image processor class is loaded as Parts (tokenizer, image processor, chat template)."""
     from transformers import AutoConfig, AutoProcessor
 
     try:
         config = AutoConfig.from_pretrained(str(path))
-        model_class = import_path(family(config.model_type, str(path)).model_class)
-        model = model_class.from_pretrained(str(path), dtype=dtype, attn_implementation=attn_implementation)
-        processor = AutoProcessor.from_pretrained(str(path))
+        fam = family(config.model_type, str(path))
+        model = import_path(fam.model_class).from_pretrained(str(path), dtype=dtype, attn_implementation=attn_implementation)
+        if fam.image_processor:  # composite processor needs torchvision: tokenizer, image processor, template
+            processor = load_parts(path, fam.image_processor)
+        else:
+            processor = AutoProcessor.from_pretrained(str(path))
     except OSError as exc:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
         raise OSError(f"could not load model {str(path)!r}: not a local checkpoint directory and not in the Hugging Face "
