@@ -102,7 +102,8 @@ class VideoLlava:
             else:
                 clips, flat, tower = items, items, self.model.model.image_tower
             px = self.image_processor(images=flat, return_tensors="pt", return_legacy_image_output=False)
-            px = px["pixel_values"].to(self.device, self.dtype)  # (R, 3, 224, 224), R = frames or images
+            px = px.get("pixel_values", px.get("pixel_values_images"))  # older transformers: the legacy key
+            px = px.to(self.device, self.dtype)  # (R, 3, 224, 224), R = frames or images
             sig = encode_clip(tower, px, self.config.vision_feature_layer)
             projected = self._project(sig["features"])  # (R, N, D) LLM-input embeddings of the patches
             cls_projected = self._project(sig["cls"][:, None])[:, 0]  # (R, D): video keeps each frame's [CLS]
