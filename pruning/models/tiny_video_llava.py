@@ -128,3 +128,30 @@ def config_tiny_video_llava():
 
         return AutoConfig.from_pretrained(str(saved))
     return video_llava_config(build_tokenizer(), **TINY)
+
+
+# Video-LLaVA-7B shapes (two CLIP-L/14-224 towers 24 x 1024, Vicuna-7B 32 x 4096/11008), for latency and memory only
+SHAPED_7B = dict(vision_width=1024, vision_layers=24, vision_heads=16, vision_ffn=4096, width=4096, layers=32,
+                 heads=32, ffn=11008, vocab_size=32064)
+
+
+def load_video_llava7b_shaped(device=None, dtype=None, attn_implementation: str = "sdpa"):
+    """load_vlm loader: (model, parts) of a Video-LLaVA-7B-shaped model with random weights, built straight on the
+    device (fp16 on CUDA; nothing downloaded, nothing saved)."""
+    import torch
+    from transformers import VideoLlavaForConditionalGeneration
+
+    parts = build_parts()
+    config = video_llava_config(parts.tokenizer, **SHAPED_7B)
+    config._attn_implementation = attn_implementation
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = VideoLlavaForConditionalGeneration._from_config(config, dtype=dtype,
+                                                                attn_implementation=attn_implementation)
+    return model.eval(), parts
+
+
+def config_video_llava7b_shaped():
+    return video_llava_config(build_tokenizer(), **SHAPED_7B)

@@ -29,3 +29,14 @@ def test_tiny_video_llava_is_a_real_checkpoint_directory_loaded_as_parts(tiny_di
     spec = model_spec("tiny-video-llava")
     assert (spec.tokens, spec.per, spec.rows) == (2048, "video", 8) and spec == vlm.spec
     assert model_spec("video-llava-7b").depth == 32 and model_spec("video-llava-7b").tokens == 2048
+
+
+def test_the_7b_shaped_alias_has_the_checkpoints_shapes():
+    from pruning.models import model_config
+
+    shaped, real = model_spec("video-llava-7b-shaped"), model_spec("video-llava-7b")
+    assert shaped == real  # 2048 per video of 8 frames, 32 layers, 32 heads, 32 KV heads, head_dim 128
+    a, b = model_config("video-llava-7b-shaped"), model_config("video-llava-7b")
+    for k in ("hidden_size", "intermediate_size", "num_hidden_layers"):
+        assert getattr(a.text_config, k) == getattr(b.text_config, k)
+        assert getattr(a.vision_config, k) == getattr(b.vision_config, k)
