@@ -1,4 +1,4 @@
-"""Benchmarks (not tests): python jobs/bench.py {strategies,llava,sweep,chaos} [--out docs/PERF.md] ...
+"""Benchmarks (not tests): python jobs/bench.py {strategies,llava,sweep,chaos,video_llava} [--out docs/PERF.md] ...
 
 Each subcommand lives in jobs/bench_<name>.py with `add_arguments(parser)` and `main(args)`;
 results are printed and written into docs/PERF.md with the command and the machine.
@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "llava": "jobs.bench_llava",             # prefill / end-to-end latency and memory per plan
     "sweep": "jobs.bench_sweep",             # sweep throughput vs the reference scripts' way
     "chaos": "jobs.bench_chaos",             # the demo sweep under replica kills vs a calm run
+    "video_llava": "jobs.bench_video_llava", # Video-LLaVA latency / memory on videos at T = 455/227/114
 }
 
 

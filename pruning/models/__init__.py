@@ -16,6 +16,8 @@ MODELS: dict[str, str] = {
     "7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "tiny-llava-next": "pruning.models.tiny_llava_next:load_tiny_llava_next",
+    "tiny-video-llava": "pruning.models.tiny_video_llava:load_tiny_video_llava",
+    "video-llava-7b-shaped": "pruning.models.tiny_video_llava:load_video_llava7b_shaped",
 }
 # alias -> "module:function" returning the alias's transformers config without building weights
 ALIAS_CONFIGS: dict[str, str] = {
@@ -24,12 +26,15 @@ ALIAS_CONFIGS: dict[str, str] = {
     "7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
     "tiny-llava-next": "pruning.models.tiny_llava_next:config_tiny_llava_next",
+    "tiny-video-llava": "pruning.models.tiny_video_llava:config_tiny_video_llava",
+    "video-llava-7b-shaped": "pruning.models.tiny_video_llava:config_video_llava7b_shaped",
 }
 HUB_ALIASES: dict[str, str] = {
     "llava-1.5-7b": "llava-hf/llava-1.5-7b-hf",
     "llava-1.5-13b": "llava-hf/llava-1.5-13b-hf",
     "llava-next-7b": "llava-hf/llava-v1.6-vicuna-7b-hf",
     "llava-next-mistral-7b": "llava-hf/llava-v1.6-mistral-7b-hf",
+    "video-llava-7b": "LanguageBind/Video-LLaVA-7B-hf",
 }
 
 

@@ -84,8 +84,9 @@ def test_parity_covers_every_tiny_alias_with_exact_fp32_and_explained_bf16(dry_r
             assert r["same_indices"] and r["index_overlap"] == 1.0 and r["texts_identical"] == r["n"] == 2
             assert r["attention_max_abs_diff"] == 0.0 and r["status"] == "pass"
             assert all(a == b for a, b in r["texts"])
-        kept = [576, 64]
-        if model_spec(alias).per == "crop":  # anyres: keep_all is the first image's packed length, T=64 per crop
+        spec = model_spec(alias)
+        kept = [spec.tokens // spec.rows, 64]  # the inputs are images (Video-LLaVA: one frame's 256, not 8 x 256)
+        if spec.per == "crop":  # anyres: keep_all is the first image's packed length, T=64 per crop
             kept = [packing(model_config(alias), (240, 320)).length, fp32[1]["kept"]]  # gpu_context.images: 320x240
             assert 64 < kept[1] < kept[0]
         assert [r["kept"] for r in fp32] == kept

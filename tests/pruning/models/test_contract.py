@@ -47,8 +47,9 @@ def test_adapter_meets_the_protocol_and_its_spec(fam):
     assert isinstance(vlm, Adapter) and vlm.model.config.model_type == model_type
     spec = vlm.spec
     assert spec.depth == len(vlm.loop.layers) == vlm.text_config.num_hidden_layers
-    if spec.tokens is not None and spec.per == "image":
-        assert vis.counts == [spec.tokens] * 3
+    if spec.tokens is not None and spec.per in ("image", "video"):
+        # the contract's media are images: one tower row each (Video-LLaVA's N counts a video of spec.rows frames)
+        assert vis.counts == [spec.tokens // spec.rows] * 3
     elif spec.per == "crop":  # anyres: the packed keep_all length per image (unpadded rows + newlines + base)
         assert all(c > spec.tokens for c in vis.counts) and vis.num_rows > 3
     else:
