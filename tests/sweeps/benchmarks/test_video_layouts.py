@@ -5,7 +5,11 @@ and answers paired by position; missing and corrupt videos are error samples tha
 the 8 frames so the copy needs no videos.
 """
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +119,45 @@ def test_videos_param_points_at_an_unpacked_copy(tmp_path):
     assert staged.frames == s.frames
     with pytest.raises(TypeError):
         get_benchmark("pope", videos=str(tmp_path))                # only video benchmarks take videos
+
+
+HUB_PROBE = """
+import io, json, sys
+from PIL import Image
+from sweeps.benchmarks import get_benchmark
+from sweeps.stage import materialise
+out = {}
+for hub_id in ("lmms-lab/ActivityNetQA", "lmms-eval/ActivityNetQA"):
+    bench = get_benchmark("activitynet_qa")
+    bench.sampled_rows(hub_id)          # what sweeps.stage does first (the hub rows are read lazily: not here)
+    for name in ("zipped", "unpacked", "absent"):
+        row = materialise(bench, {"question_id": name, "question": "q", "answer": "a", "video_name": name}, None)
+        out[f"{hub_id}/{name}"] = row.get("frames_error") or [f["bytes"].hex() for f in row["frames"]]
+json.dump(out, sys.stdout)
+"""
+
+
+def test_hub_source_finds_videos_in_the_hub_cache_and_lmms_eval_unpacked_copy(tmp_path):
+    """For hub rows, videos come from lmms-eval's unpacked copy ($HF_HOME/activitynetqa/all_test) or the hub
+    repo's videos_chunked_*.zip (snapshot_download, here from a hub cache laid out as huggingface_hub writes it,
+    offline); a repo that is not there makes every such row an error that says why."""
+    hf = tmp_path / "hf"
+    rev = "0123456789abcdef0123456789abcdef01234567"
+    repo = hf / "hub" / "datasets--lmms-lab--ActivityNetQA"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(rev)
+    zipped = write_video(tmp_path / "z.mp4", 30)
+    zip_videos(repo / "snapshots" / rev / "videos_chunked_01.zip", {"all_test/v_zipped.mp4": zipped})
+    write_video(hf / "activitynetqa" / "all_test" / "v_unpacked.mp4", 5)
+    env = {**os.environ, "HF_HOME": str(hf), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None)
+    proc = subprocess.run([sys.executable, "-c", HUB_PROBE], cwd=Path(__file__).resolve().parents[3], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout)
+    for hub_id in ("lmms-lab/ActivityNetQA", "lmms-eval/ActivityNetQA"):
+        assert [read_index(bytes.fromhex(f)) for f in got[f"{hub_id}/unpacked"]] == SHORT      # lmms-eval's copy
+        assert "missing video file 'absent'" in got[f"{hub_id}/absent"]
+    assert [read_index(bytes.fromhex(f)) for f in got["lmms-lab/ActivityNetQA/zipped"]] == LONG  # from the archive
+    assert "missing video file 'zipped'" in got["lmms-eval/ActivityNetQA/zipped"]               # not in this cache
+    assert "the hub archives are unavailable: LocalEntryNotFoundError" in got["lmms-eval/ActivityNetQA/zipped"]
