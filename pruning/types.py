@@ -57,8 +57,8 @@ class Output:
     timings: seconds per phase: "vision", "select", "prefill", "decode" (batch phases are
              attributed to every sample of the batch; CUDA events on GPU, perf_counter on CPU).
     kept_per_layer: kept visual tokens entering each decoder layer (decoder-stage methods).
-    kept_per_frame: kept visual tokens from each frame of a video, in frame order (video families; they
-             sum to n_visual_kept); None for an image.
+    kept_per_frame: visual tokens entering the LLM from each sampled frame of a video, in frame order (after
+             the prune layer for decoder-stage methods); None for images. A plain list of ints (a list column).
     """
 
     text: str
@@ -69,8 +69,8 @@ class Output:
     kv_bytes: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     kept_per_layer: list[int] | None = None
-    kept_per_frame: list[int] | None = None
     peak_mem_bytes: int | None = None
     error: str | None = None
+    kept_per_frame: list[int] | None = None
 
 __all__ = ["Output", "PrunePlan", "Selection", "Stage", "VisionTokens"]

@@ -1,0 +1,130 @@
+"""Offline Video-LLaVA stand-in: a tiny random-weight VideoLlavaForConditionalGeneration with the real geometry
+(two CLIP-L/14-224 towers: 16 x 16 = 256 patches + [CLS] per frame, 8 frames per video), the real special
+tokens (<image>, <video>) and Video-LLaVA's conversation format, narrow widths, built without any download.
+
+Saved once into the cache dir (env VISSWEEP_CACHE, default ~/.cache/vissweep) as a model + Parts (tokenizer,
+VideoLlavaImageProcessor, chat template: the composite VideoLlavaProcessor needs torchvision), then loaded
+through the same from_pretrained path as LanguageBind/Video-LLaVA-7B-hf.
+Build: python -c "from pruning.models.tiny_video_llava import tiny_video_llava_dir; print(tiny_video_llava_dir())"
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pruning.models.tiny import cache_root, corpus
+
+BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
+NUM_FRAMES = 8        # frames per video, as Video-LLaVA samples them (linspace(0, F-1, 8))
+SPECIAL = ["<unk>", "<s>", "</s>", "<pad>", "<image>", "<video>"]
+# Video-LLaVA-7B-hf's conversation format (model card: "USER: <video>\n{question} ASSISTANT:"), rendered from
+# [media, text] content in the llava-hf template style: images, then videos, then the text.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}{{ '<video>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}"
+    "{% endfor %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+TINY = dict(vision_width=64, vision_layers=4, vision_heads=4, vision_ffn=128, width=64, layers=8, heads=4, ffn=160,
+            init_range=0.2)  # 0.2: see tiny.py (narrow random weights otherwise ignore the image)
+
+
+def build_tokenizer():
+    """A deterministic byte-level BPE over tiny.py's corpus with Video-LLaVA's special tokens (<image>, <video>)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIAL, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus(), trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="<pad>", padding_side="left", model_max_length=4096)
+
+
+def build_parts(tokenizer=None):
+    from transformers import VideoLlavaImageProcessor
+
+    from pruning.models.parts import Parts
+
+    tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
+    # the checkpoint's preprocessing: shortest edge 224, centre crop 224 x 224, CLIP mean/std
+    image_processor = VideoLlavaImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
+    return Parts(tokenizer=tokenizer, image_processor=image_processor, chat_template=CHAT_TEMPLATE)
+
+
+def video_llava_config(tokenizer, *, vision_width: int, vision_layers: int, vision_heads: int, vision_ffn: int,
+                       width: int, layers: int, heads: int, ffn: int, vocab_size: int | None = None,
+                       init_range: float = 0.02):
+    """A VideoLlavaConfig with CLIP-L/14-224 geometry (256 patches + [CLS] per frame) and the given widths."""
+    from transformers import CLIPVisionConfig, LlamaConfig, VideoLlavaConfig
+
+    vision = CLIPVisionConfig(hidden_size=vision_width, intermediate_size=vision_ffn, num_hidden_layers=vision_layers,
+                              num_attention_heads=vision_heads, image_size=224, patch_size=14, projection_dim=vision_width,
+                              hidden_act="quick_gelu", initializer_range=init_range)
+    text = LlamaConfig(hidden_size=width, intermediate_size=ffn, num_hidden_layers=layers, num_attention_heads=heads,
+                       num_key_value_heads=heads, vocab_size=vocab_size or len(tokenizer), max_position_embeddings=4096,
+                       rms_norm_eps=1e-5, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                       pad_token_id=tokenizer.pad_token_id, initializer_range=init_range, tie_word_embeddings=False)
+    return VideoLlavaConfig(vision_config=vision, text_config=text,
+                            image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+                            video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+                            vision_feature_layer=-2, vision_feature_select_strategy="default",
+                            projector_hidden_act="gelu", image_seq_length=256,
+                            video_seq_length=NUM_FRAMES * 257, tie_word_embeddings=False)
+
+
+def build_tiny_video_llava(seed: int = 0):
+    """(model, parts): two 4-layer CLIP towers (width 64) + 8-layer Llama (width 64), random weights, fp32."""
+    import torch
+    from transformers import VideoLlavaForConditionalGeneration
+
+    parts = build_parts()
+    config = video_llava_config(parts.tokenizer, **TINY)
+    torch.manual_seed(seed)
+    return VideoLlavaForConditionalGeneration(config).eval(), parts
+
+
+def tiny_video_llava_dir(root: Path | None = None) -> Path:
+    """Path of the saved tiny model, built on first use (private temp dir renamed into place: safe when several
+    processes build at once)."""
+    root = Path(root) if root is not None else cache_root()
+    target = root / f"tiny-video-llava-{BUILD_VERSION}"
+    if (target / "config.json").exists():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-video-llava-", dir=root))
+    try:
+        model, parts = build_tiny_video_llava()
+        model.save_pretrained(tmp)
+        parts.save_pretrained(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_tiny_video_llava(device=None, dtype=None, attn_implementation: str = "sdpa") -> Path:
+    """load_vlm loader: the saved tiny model's directory (loaded with from_pretrained like any checkpoint)."""
+    return tiny_video_llava_dir()
+
+
+def config_tiny_video_llava():
+    """The tiny model's VideoLlavaConfig without building weights (its saved config once built, else the recipe)."""
+    saved = cache_root() / f"tiny-video-llava-{BUILD_VERSION}"
+    if (saved / "config.json").exists():
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(str(saved))
+    return video_llava_config(build_tokenizer(), **TINY)
