@@ -88,6 +88,8 @@ class VideoQA(HubBenchmark):
         if videos is not None and not isinstance(videos, (str, os.PathLike)):
             raise TypeError(f"videos must be a directory path, got {videos!r}")
         self.videos = None if videos is None else Path(os.path.expanduser(str(videos)))
+        if self.videos is not None and not self.videos.is_dir():
+            raise ValueError(f"videos: {str(videos)!r} is not a directory")
         self._source: str | None = None
         self._files: dict[str, VideoFiles] = {}
 

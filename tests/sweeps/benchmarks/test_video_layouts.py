@@ -119,6 +119,8 @@ def test_videos_param_points_at_an_unpacked_copy(tmp_path):
     assert staged.frames == s.frames
     with pytest.raises(TypeError):
         get_benchmark("pope", videos=str(tmp_path))                # only video benchmarks take videos
+    with pytest.raises(ValueError, match="is not a directory"):
+        get_benchmark("msvd_qa", videos=str(tmp_path / "typo"))    # a sweep config fails validation, not every row
 
 
 HUB_PROBE = """
