@@ -32,6 +32,7 @@ ROW_SCHEMA = pa.schema([
     ("scores", pa.string()),            # JSON of bench.score(sample, prediction)
     ("n_visual_in", pa.int64()),
     ("n_visual_kept", pa.int64()),
+    ("kept_per_frame", pa.list_(pa.int64())),   # video: kept visual tokens per frame (sum = n_visual_kept); null for images
     ("n_text", pa.int64()),
     ("prefill_flops", pa.float64()),
     ("kv_bytes", pa.int64()),
@@ -48,8 +49,8 @@ ROW_SCHEMA = pa.schema([
 
 ROW_KEY = ("sweep_id", "model", "benchmark", "point_id", "sample_id")
 # what the replica measures for one (grid point, sample); the driver adds the rest
-MEASURED = ("sample_id", "prediction", "n_visual_in", "n_visual_kept", "n_text", "prefill_flops", "kv_bytes",
-            "t_vision", "t_select", "t_prefill", "t_decode", "peak_mem_bytes", "replica", "node", "error")
+MEASURED = ("sample_id", "prediction", "n_visual_in", "n_visual_kept", "kept_per_frame", "n_text", "prefill_flops",
+            "kv_bytes", "t_vision", "t_select", "t_prefill", "t_decode", "peak_mem_bytes", "replica", "node", "error")
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Result:
     scores: str | None = None
     n_visual_in: int | None = None
     n_visual_kept: int | None = None
+    kept_per_frame: list[int] | None = None
     n_text: int | None = None
     prefill_flops: float | None = None
     kv_bytes: int | None = None
@@ -94,6 +96,7 @@ class Result:
             "sample_id": sample_id, "prediction": out.text if ok else None,
             "n_visual_in": out.n_visual_in if out is not None else None,
             "n_visual_kept": out.n_visual_kept if ok else None, "n_text": out.n_text if ok else None,
+            "kept_per_frame": list(out.kept_per_frame) if ok and getattr(out, "kept_per_frame", None) is not None else None,
             "prefill_flops": out.flops if ok else None, "kv_bytes": out.kv_bytes if ok else None,
             "t_vision": t.get("vision"), "t_select": t.get("select"), "t_prefill": t.get("prefill"),
             "t_decode": t.get("decode"), "peak_mem_bytes": out.peak_mem_bytes if ok else None,

@@ -1,7 +1,8 @@
 """MSRVTT-QA (Xu et al., 2017), zero-shot open-ended QA under the Video-ChatGPT GPT-judge protocol (sweeps/benchmarks/video_qa.py).
 
-No lmms-lab hub release: load a local directory (Video-LLaVA's GPT_Zero_Shot_QA question/answer json
-converted to JSONL or Parquet with frames, or staged with `python -m sweeps.stage msrvtt_qa`).
+No hub release. Source: Video-LLaVA's MSRVTT_Zero_Shot_QA/ folder as released, test_q.json and
+test_a.json (paired by position) beside videos/all/<video_name>.mp4 (pass that folder, or
+GPT_Zero_Shot_QA/ above it); or JSONL/Parquet rows, or a copy staged with `python -m sweeps.stage msrvtt_qa`.
 The paper evaluated the first 1,000 samples: pass limit=1000.
 """
 from __future__ import annotations
@@ -15,3 +16,6 @@ class MSRVTTQA(VideoQA):
     name: ClassVar[str] = "msrvtt_qa"
     hub_ids: ClassVar[tuple[str, ...]] = ()
     default_split: ClassVar[str] = "test"
+    qa_folder: ClassVar[str | None] = "MSRVTT_Zero_Shot_QA"
+    video_folders: ClassVar[tuple[str, ...]] = ("", "videos/all", "videos")
+    video_prefixes: ClassVar[tuple[str, ...]] = ("",)

@@ -9,10 +9,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class StubServer:
     """Serves POST /v1/chat/completions. Each request pops the next scripted action (the last one repeats):
-    ("ok", content) | ("status", code) | ("sleep", seconds, content) | ("garbage", body)."""
+    ("ok", content) | ("status", code) | ("sleep", seconds, content) | ("garbage", body).
+    `reply(body) -> content`, when given, answers every request from its content instead (order-free)."""
 
-    def __init__(self, script=None, default_content="1.0"):
+    def __init__(self, script=None, default_content="1.0", reply=None):
         self.script = list(script or [])
+        self.reply = reply
         self.default = ("ok", default_content)
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -27,6 +29,8 @@ class StubServer:
                 stub.requests.append(body)
                 stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                 action = (stub.script.pop(0) if len(stub.script) > 1 else stub.script[0]) if stub.script else stub.default
+                if stub.reply is not None:
+                    action = ("ok", stub.reply(body))
                 if action[0] == "status":
                     return self._send(action[1], {"error": {"message": "scripted", "type": "x"}})
                 if action[0] == "sleep":

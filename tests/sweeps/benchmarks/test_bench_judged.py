@@ -60,7 +60,7 @@ def test_video_qa_frames_and_judge(tmp_path):
             a, b, c = bench.load(str(write_parquet(tmp_path / name, rows)))
             assert len(a.frames) == 8 and a.image is None
             assert a.frames == [frames[i]["bytes"] for i in uniform_indices(20)]
-            assert len(b.frames) == 8 and c.error and "no frames" in c.error
+            assert len(b.frames) == 8 and c.error and "missing video file 'v3'" in c.error
             assert bench.prompt(a) == "what is the man doing"
             scores = [bench.score(a, "he dances"), bench.score(b, "a boy"), bench.score(c, "x")]
             agg = bench.aggregate(scores)

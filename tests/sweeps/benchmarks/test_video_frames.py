@@ -1,60 +1,18 @@
 """Video files -> 8 uniformly sampled frames (sweeps/benchmarks/video_frames.py), through the video QA loaders and staging.
 
-Videos are written here with PyAV itself; each frame carries its index as 8 black/white 32x16 blocks (bit b
-of the index -> block b white), which survives lossy codecs; read back by thresholding block means.
+Videos are written here with PyAV itself (video_fixtures.py: each frame carries its index in black/white blocks).
 """
-import io
-
 import av
 import numpy as np
 import pytest
-from PIL import Image
 
 from sweeps.benchmarks import get_benchmark
 from sweeps.benchmarks.video_frames import VideoReadError, frame_indices, sample_frames
 from sweeps.judge import Judge
 from sweeps.stage import stage
 from tests.sweeps.benchmarks.bench_fixtures import png, write_jsonl
+from tests.sweeps.benchmarks.video_fixtures import LONG, SHORT, read_index, write_video
 from tests.sweeps.judge_stub import StubServer
-
-SIDE = 64
-BLOCKS = [(r * 16, c * 32) for r in range(4) for c in range(2)]   # (top, left) of block b = 2*r + c
-LONG = [0, 4, 8, 12, 16, 20, 24, 29]     # hand-worked: floor(i * 29/7), i = 0..7
-SHORT = [0, 0, 1, 1, 2, 2, 3, 4]         # floor(i * 4/7): a 5-frame video repeats frames, as Video-LLaVA's linspace does
-
-
-def index_image(i: int) -> np.ndarray:
-    img = np.zeros((SIDE, SIDE, 3), np.uint8)           # (H, W, 3)
-    for b, (top, left) in enumerate(BLOCKS):
-        if i >> b & 1:
-            img[top:top + 16, left:left + 32] = 255
-    return img
-
-
-def read_index(data: bytes) -> int:
-    img = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=float)   # (H, W)
-    assert img.shape == (SIDE, SIDE)
-    i = 0
-    for b, (top, left) in enumerate(BLOCKS):
-        level = img[top + 4:top + 12, left + 6:left + 26].mean()    # block centre, away from codec ringing
-        assert level < 60 or level > 195, f"block {b} is not clearly black or white ({level:.0f})"
-        i |= int(level > 128) << b
-    return i
-
-
-def write_video(path, n_frames, codec="mpeg4", fmt=None, pix_fmt="yuv420p"):
-    with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream(codec, rate=10)
-        stream.width = stream.height = SIDE
-        stream.pix_fmt = pix_fmt
-        if codec == "mpeg4":
-            stream.bit_rate = 2_000_000
-        for i in range(n_frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(index_image(i), format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 def reported_frames(path) -> int:
