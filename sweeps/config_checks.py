@@ -144,6 +144,10 @@ def check_benchmarks(raw, errors: list[str]) -> list[BenchmarkSpec]:
                 errors.append(f"{where}.source: local data path {source!r} does not exist "
                               f"(or name one of the benchmark's hub ids: {_hub_ids(name, table) or 'none'})")
                 ok = False
+        elif ok and table is not None and name != "shapes" and not _hub_ids(name, table):
+            errors.append(f"{where}.source: {name} has no hub release, so it needs source: a local directory "
+                          "holding its release files (layouts: docs/BENCHMARKS.md)")
+            ok = False
         judge = entry.get("judge")
         if judge is not None and not isinstance(judge, dict):
             errors.append(f"{where}.judge: must be a mapping (model, base_url, api_key_env, ...), got a "

@@ -32,7 +32,7 @@ ROW_SCHEMA = pa.schema([
     ("scores", pa.string()),            # JSON of bench.score(sample, prediction)
     ("n_visual_in", pa.int64()),
     ("n_visual_kept", pa.int64()),
-    ("kept_per_frame", pa.list_(pa.int64())),   # video: kept visual tokens per frame (sum = n_visual_kept); null for images
+    ("kept_per_frame", pa.list_(pa.int64())),   # video: kept tokens per frame (sum = n_visual_kept, but T - 1 for VisionZip; null: images, SparseVLM)
     ("n_text", pa.int64()),
     ("prefill_flops", pa.float64()),
     ("kv_bytes", pa.int64()),
