@@ -15,6 +15,7 @@ MODELS: dict[str, str] = {
     "tiny-llava-shapes": "pruning.models.tiny_shapes:load_tiny_llava_shapes",  # trained on `shapes`
     "7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
+    "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:load_tiny_qwen",
 }
 # alias -> "module:function" returning the alias's transformers config without building weights
 ALIAS_CONFIGS: dict[str, str] = {
@@ -22,10 +23,13 @@ ALIAS_CONFIGS: dict[str, str] = {
     "tiny-llava-shapes": "pruning.models.tiny_shapes:config_tiny_llava_shapes",
     "7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
+    "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:config_tiny_qwen",
 }
 HUB_ALIASES: dict[str, str] = {
     "llava-1.5-7b": "llava-hf/llava-1.5-7b-hf",
     "llava-1.5-13b": "llava-hf/llava-1.5-13b-hf",
+    "qwen2.5-vl-7b": "Qwen/Qwen2.5-VL-7B-Instruct",
+    "qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct",
 }
 
 
