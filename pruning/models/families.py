@@ -132,7 +132,9 @@ def model_config(name: str):
 
     Raises OSError when none of these has it (offline and not staged)."""
     from pruning.models import ALIAS_CONFIGS, HUB_ALIASES
+    from pruning.models.model_options import split_options
 
+    name = split_options(name)[0]  # options (after '?') do not change the config
     if name in ALIAS_CONFIGS:
         return import_path(ALIAS_CONFIGS[name])()
     name = HUB_ALIASES.get(name, name)

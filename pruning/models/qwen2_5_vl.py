@@ -27,6 +27,7 @@ from pruning.models.decoder_loop import DecoderLoop, Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
 from pruning.models.families import FAMILIES, model_spec
 from pruning.models.media import check_media, content_key, render_prompt, sample_key_tensor
+from pruning.models.model_options import split_options
 from pruning.models.qwen_importance import encode_qwen
 from pruning.models.sequence import Batch, image_span, splice
 from pruning.models.timing import PhaseTimer
@@ -54,6 +55,20 @@ class Prepared:
     vision_seconds: float
 
 
+def apply_pixels(image_processor, options: dict[str, int]) -> None:
+    """min_pixels / max_pixels options -> the image processor's pixel range (size shortest_edge / longest_edge):
+    each image is resized to a multiple of 28 with min_pixels <= h*w <= max_pixels (smart_resize), which fixes
+    N = h*w / 784 (min = max = 802816: 1036 tokens for a 4:3 image, 1024 for a square one)."""
+    if not options:
+        return
+    from transformers.image_utils import SizeDict
+
+    size = image_processor.size
+    lo = options.get("min_pixels", size["shortest_edge"])
+    hi = options.get("max_pixels", size["longest_edge"])
+    image_processor.size = SizeDict(shortest_edge=int(lo), longest_edge=int(hi))
+
+
 class Qwen25VL:
     """Qwen2.5-VL via transformers. Encoder stage after the merger; decoder stage (FastV) at layer K."""
 
@@ -64,6 +79,7 @@ class Qwen25VL:
         self.model, self.processor, self.name = model.eval(), processor, name
         self.config, self.text_config = cfg, cfg.text_config
         self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
+        apply_pixels(self.image_processor, split_options(name)[1])
         self.chat_template = getattr(processor, "chat_template", None) or self.tokenizer.chat_template
         if not self.chat_template:
             raise ValueError(f"{name}: the checkpoint has no chat template (chat_template.jinja / .json)")
