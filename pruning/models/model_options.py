@@ -8,6 +8,8 @@ which fixes N per image). A name without '?' has no options.
 """
 from __future__ import annotations
 
+import difflib
+
 PIXELS_PER_TOKEN = 28 * 28  # Qwen2.5-VL: one merged LLM token covers 2x2 patches of 14x14 pixels
 
 
@@ -41,6 +43,8 @@ def check_options(name: str, options: dict, allowed: frozenset[str], family: str
     for k in sorted(options):
         if k not in allowed:
             takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes no model options"
+            near = difflib.get_close_matches(k, sorted(allowed), n=1, cutoff=0.6)
+            takes += f" (did you mean {near[0]!r}?)" if near else ""
             problems.append(f"{name!r} ({family}) has no option {k!r}; {takes}")
     for k in ("min_pixels", "max_pixels"):
         v = options.get(k)

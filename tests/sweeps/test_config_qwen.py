@@ -43,7 +43,7 @@ def test_bad_options_and_unsupported_strategies_name_the_reason():
     errs = errors_of([{"name": "qwen2.5-vl-7b", "min_pixels": 900000, "max_pixels": 802816, "maxpixels": 3},
                       {"name": "llava-1.5-7b", "min_pixels": 1000}, {"name": "qwen2.5-vl-3b", "max_pixels": "big"}],
                      [{"strategy": "sparsevlm", "budget": 64}, {"strategy": "visionzip", "budget": 64}])
-    assert any(e.startswith("models[0]:") and "has no option 'maxpixels'; it takes max_pixels, min_pixels" in e
+    assert any(e.startswith("models[0]:") and "has no option 'maxpixels'; it takes max_pixels, min_pixels (did you mean 'max_pixels'?)" in e
                for e in errs)
     assert any(e.startswith("models[0]:") and "min_pixels=900000 exceeds max_pixels=802816" in e for e in errs)
     assert any(e.startswith("models[1]:") and "(llava15) has no option 'min_pixels'; it takes no model options" in e

@@ -75,6 +75,8 @@ def test_left_padded_batch_of_different_sizes_equals_per_sample(qwen, mixed, pla
                (batched[b].text, batched[b].n_visual_in, batched[b].n_visual_kept, batched[b].n_text,
                 batched[b].flops, batched[b].kv_bytes)
         assert batched[b].n_visual_in == vis.counts[b]
+        ids, _, _ = transformers_positions(qwen, QUESTIONS[b], vis.layouts[b])  # transformers' input_ids
+        assert batched[b].n_text == ids.numel() - vis.counts[b]
         assert batched[b].n_visual_kept == (vis.counts[b] if plan.budget is None else min(plan.budget, vis.counts[b]))
     if plan.strategy == "vispruner":  # the prefill itself, not just the argmax: padded rows change nothing
         prep = qwen.prepare(QUESTIONS, plan, vision=vis)
