@@ -16,6 +16,7 @@ MODELS: dict[str, str] = {
     "7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:load_tiny_qwen",
+    "qwen2.5-vl-7b-shaped": "pruning.models.tiny_qwen2_5_vl:load_qwen7b_shaped",
 }
 # alias -> "module:function" returning the alias's transformers config without building weights
 ALIAS_CONFIGS: dict[str, str] = {
@@ -24,6 +25,7 @@ ALIAS_CONFIGS: dict[str, str] = {
     "7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
     "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:config_tiny_qwen",
+    "qwen2.5-vl-7b-shaped": "pruning.models.tiny_qwen2_5_vl:config_qwen7b_shaped",
 }
 HUB_ALIASES: dict[str, str] = {
     "llava-1.5-7b": "llava-hf/llava-1.5-7b-hf",

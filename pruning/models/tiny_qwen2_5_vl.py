@@ -137,3 +137,40 @@ def config_tiny_qwen():
 
         return AutoConfig.from_pretrained(str(saved))
     return qwen_config(build_tokenizer(), **TINY)
+
+
+# Qwen2.5-VL-7B-Instruct's shapes (pinned.py): 32 x 1280 vision blocks, 28 x 3584 text layers, 28 heads / 4 KV heads
+SHAPED_7B = dict(vision_width=1280, vision_depth=32, vision_heads=16, vision_ffn=3420, fullatt=(7, 15, 23, 31),
+                 width=3584, layers=28, heads=28, kv_heads=4, ffn=18944, mrope_section=(16, 24, 24), vocab_size=152064)
+SHAPED_PIXELS = 1024 * MERGED  # sweeps/configs/qwen25vl.yaml's range (min = max): N = 1036 for a 4:3 image
+
+
+def build_qwen7b_shaped(device=None, dtype=None, attn_implementation: str = "sdpa"):
+    """(model, Parts): Qwen2.5-VL-7B shapes with random weights, built straight on the device (nothing downloaded
+    or saved; the tiny tokenizer's ids fit the 152064-row vocabulary). For latency / memory only."""
+    import torch
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from pruning.models.parts import Parts
+
+    tokenizer = build_tokenizer()
+    config = qwen_config(tokenizer, **SHAPED_7B)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype,
+                                                                attn_implementation=attn_implementation)
+    model.generation_config.eos_token_id = [tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    parts = Parts(tokenizer=tokenizer, image_processor=build_image_processor(SHAPED_PIXELS, SHAPED_PIXELS),
+                  chat_template=CHAT_TEMPLATE)
+    return model.eval(), parts
+
+
+def load_qwen7b_shaped(device=None, dtype=None, attn_implementation: str = "sdpa"):
+    """load_vlm loader: (model, Parts) of the 7B-shaped random model, built in memory on `device`."""
+    return build_qwen7b_shaped(device=device, dtype=dtype, attn_implementation=attn_implementation)
+
+
+def config_qwen7b_shaped():
+    return qwen_config(build_tokenizer(), **SHAPED_7B)
