@@ -88,6 +88,7 @@ def test_merged_tokens_are_transformers_image_features(qwen):
         ref = qwen.model.model.get_image_features(inputs["pixel_values"], inputs["image_grid_thw"]).pooler_output
     for b, r in enumerate(ref):
         assert torch.allclose(vis.projected[b, :vis.counts[b]], r, atol=1e-6)
+    assert vis.features is vis.projected  # duplicate removal and every similarity see the merged LLM-input tokens
 
 
 def qwen_dir(vlm):
