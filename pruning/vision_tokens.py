@@ -75,6 +75,8 @@ class VisionTokens:
     sample_keys:     (R,) int64 stable per-row keys for seeded strategies (random), from sample ids.
     content_keys:    (R,) int64 hash of each row's input pixels (random's key when no sample ids are given).
     decoder_attention: (R, N) an LLM attention row over the image tokens (FastV outside an adapter).
+    row_tokens: (R,) int64 real tokens per row when rows are right-padded to the longest (N varies per image:
+                Qwen2.5-VL); None = every row has N real tokens. `counts` sums them.
     row_sample: (R,) sample index of each row, non-decreasing; None = one row per sample.
     layouts:    one family-defined layout per sample (None when the family has nothing to add).
     sample_counts: tokens each sample puts into the LLM with nothing pruned, where that is not rows x N
@@ -94,6 +96,7 @@ class VisionTokens:
     sample_keys: torch.Tensor | None = None
     content_keys: torch.Tensor | None = None
     decoder_attention: torch.Tensor | None = None
+    row_tokens: torch.Tensor | None = None
     row_sample: tuple[int, ...] | None = None
     layouts: tuple[Any, ...] | None = None
     sample_counts: tuple[int, ...] | None = None
@@ -121,6 +124,8 @@ class VisionTokens:
                 self.grid = (side, side)
         elif self.grid[0] * self.grid[1] != N:
             raise ValueError(f"VisionTokens.grid {self.grid} does not cover N={N} tokens")
+        if self.row_tokens is not None and (self.row_tokens.shape != (B,) or bool((self.row_tokens > N).any())):
+            raise ValueError(f"VisionTokens.row_tokens must be (R,) = ({B},) counts <= N={N}, got {self.row_tokens.tolist()}")
         if self.row_sample is not None:
             rs = tuple(int(s) for s in self.row_sample)
             if len(rs) != B or any(b < a for a, b in zip(rs, rs[1:])) or (rs and (rs[0] != 0 or len(set(rs)) != rs[-1] + 1)):
@@ -163,9 +168,13 @@ class VisionTokens:
 
     @property
     def counts(self) -> list[int]:
-        """Visual tokens per sample before any selection: rows x N, or the family's sample_counts."""
+        """Visual tokens per sample before any selection: the family's sample_counts, else rows x N (or the
+        rows' row_tokens when N varies per row)."""
         if self.sample_counts is not None:
             return list(self.sample_counts)
+        if self.row_tokens is not None:
+            per_row = [int(n) for n in self.row_tokens.tolist()]
+            return [sum(per_row[r] for r in self.rows_of(s)) for s in range(self.num_samples)]
         return [len(self.rows_of(s)) * self.num_tokens for s in range(self.num_samples)]
 
     def take(self, rows: torch.Tensor | list[int]) -> "VisionTokens":

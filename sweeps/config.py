@@ -128,7 +128,7 @@ def parse_config(data: dict[str, Any], text: str = "", default_name: str = "swee
         errors.append(f"controls: must be true or false, got {controls!r}")
         controls = True
     if controls and grid:
-        grid = with_controls(grid)
+        grid = with_controls(grid, specs)
     else:
         grid = list(dict.fromkeys(grid))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pruning.models.families import FAMILIES, ModelSpec, family, model_config
+from pruning.models.model_options import check_options, split_options, with_options
 from pruning.plan import PrunePlan, freeze
 from pruning.registry import STRATEGIES, closest, strategy_class
 
@@ -77,17 +78,32 @@ def check_models(raw, errors: list[str]) -> tuple[list[str], dict[str, ModelSpec
     models, specs = [], {}
     for i, m in enumerate(raw):
         where = f"models[{i}]"
+        if isinstance(m, dict):  # {name: ..., <option>: value}: the family's model options (model_options.py)
+            if not isinstance(m.get("name"), str):
+                errors.append(f"{where}: a model mapping needs a 'name' string, got {m!r}")
+                continue
+            bad = {k: v for k, v in m.items() if k != "name" and (isinstance(v, bool) or not isinstance(v, int))}
+            if bad:
+                errors += [f"{where}.{k}: model options are integers, got {v!r}" for k, v in bad.items()]
+                continue
+            m = with_options(m["name"], {k: v for k, v in m.items() if k != "name"})
         if not isinstance(m, str):
-            errors.append(f"{where}: must be a string, got {m!r}")
+            errors.append(f"{where}: must be a string or a {{name: ..., <option>: value}} mapping, got {m!r}")
             continue
+        try:
+            m_base, options = split_options(m)
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+            continue
+        m, full = m_base, m
         local = m.startswith(("/", "./", "../", "~")) or Path(m).expanduser().exists()
         if m in aliases or (local and Path(m).expanduser().exists()):
-            models.append(m)
+            models.append(full)  # the name travels with its options (load_vlm applies them)
         elif local:
             errors.append(f"{where}: local model path {m!r} does not exist")
             continue
         elif HUB_ID.match(m):
-            models.append(m)
+            models.append(full)
         else:
             errors.append(f"{where}: unknown model {m!r}; use an alias ({closest(m, aliases)}), "
                           "an existing local path, or a hub id like 'llava-hf/llava-1.5-7b-hf'")
@@ -95,10 +111,12 @@ def check_models(raw, errors: list[str]) -> tuple[list[str], dict[str, ModelSpec
         try:  # the family and its spec come from the model's config (no weights), never from its name
             config = model_config(m)
             fam = family(config.model_type, m)
-            specs[m] = fam.spec(config)
+            spec = fam.spec(config)
         except (OSError, ValueError) as exc:
             errors.append(f"{where}: {exc}")
             continue
+        errors += [f"{where}: {p}" for p in check_options(full, options, fam.processor_options, fam.name)]
+        specs[full] = spec
         if fam.adapter is None:
             ready = ", ".join(f.name for f in FAMILIES.values() if f.adapter)
             errors.append(f"{where}: {m!r} is a {fam.name} model, which has no adapter in pruning.models yet "
@@ -237,7 +255,8 @@ def check_grid(raw, specs: dict[str, ModelSpec], errors: list[str]) -> list[Prun
         for m, spec in specs.items():
             fam = FAMILIES[spec.model_type]
             if name not in fam.strategies:
-                errors.append(f"{where}.strategy: model {m!r} ({fam.name}) cannot run {name!r}; "
+                why = f" ({fam.unsupported[name]})" if name in fam.unsupported else ""
+                errors.append(f"{where}.strategy: model {m!r} ({fam.name}) cannot run {name!r}{why}; "
                               f"it supports {', '.join(sorted(fam.strategies))}")
         params = {k: v for k, v in g.items() if k not in ("strategy", "budget")}
         bad = False
@@ -321,10 +340,12 @@ def _fits_decoders(strategy, label: str, specs: dict[str, ModelSpec], where: str
     return ok
 
 
-def with_controls(grid: list[PrunePlan]) -> list[PrunePlan]:
-    """keep_all once, then random and spatial at every budget the grid uses (skipping what is already there)."""
+def with_controls(grid: list[PrunePlan], specs: dict[str, ModelSpec] | None = None) -> list[PrunePlan]:
+    """keep_all once, then random and spatial at every budget the grid uses (skipping what is already there,
+    and a control some model's family cannot run: spatial for Qwen2.5-VL, whose grid differs per image)."""
     budgets = sorted({g.budget for g in grid if g.budget is not None}, reverse=True)
-    extra = [PrunePlan("keep_all", None)] + [PrunePlan(s, b) for b in budgets for s in ("random", "spatial")]
+    runs = lambda s: all(s in FAMILIES[sp.model_type].strategies for sp in (specs or {}).values())  # noqa: E731
+    extra = [PrunePlan("keep_all", None)] + [PrunePlan(s, b) for b in budgets for s in ("random", "spatial") if runs(s)]
     out: list[PrunePlan] = []
     for g in extra + grid:
         if g not in out:

@@ -18,6 +18,8 @@ MODELS: dict[str, str] = {
     "tiny-llava-next": "pruning.models.tiny_llava_next:load_tiny_llava_next",
     "tiny-video-llava": "pruning.models.tiny_video_llava:load_tiny_video_llava",
     "video-llava-7b-shaped": "pruning.models.tiny_video_llava:load_video_llava7b_shaped",
+    "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:load_tiny_qwen",
+    "qwen2.5-vl-7b-shaped": "pruning.models.tiny_qwen2_5_vl:load_qwen7b_shaped",
 }
 # alias -> "module:function" returning the alias's transformers config without building weights
 ALIAS_CONFIGS: dict[str, str] = {
@@ -28,6 +30,8 @@ ALIAS_CONFIGS: dict[str, str] = {
     "tiny-llava-next": "pruning.models.tiny_llava_next:config_tiny_llava_next",
     "tiny-video-llava": "pruning.models.tiny_video_llava:config_tiny_video_llava",
     "video-llava-7b-shaped": "pruning.models.tiny_video_llava:config_video_llava7b_shaped",
+    "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:config_tiny_qwen",
+    "qwen2.5-vl-7b-shaped": "pruning.models.tiny_qwen2_5_vl:config_qwen7b_shaped",
 }
 HUB_ALIASES: dict[str, str] = {
     "llava-1.5-7b": "llava-hf/llava-1.5-7b-hf",
@@ -35,6 +39,8 @@ HUB_ALIASES: dict[str, str] = {
     "llava-next-7b": "llava-hf/llava-v1.6-vicuna-7b-hf",
     "llava-next-mistral-7b": "llava-hf/llava-v1.6-mistral-7b-hf",
     "video-llava-7b": "LanguageBind/Video-LLaVA-7B-hf",
+    "qwen2.5-vl-7b": "Qwen/Qwen2.5-VL-7B-Instruct",
+    "qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct",
 }
 
 

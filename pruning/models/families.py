@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -49,6 +49,8 @@ class Family:
     spec: Callable[[Any], ModelSpec]    # config -> spec
     tiny: str | None = None             # tiny alias the contract test runs (tests/pruning/models/test_contract.py)
     image_processor: str | None = None  # "module:Class": load Parts (parts.py), not AutoProcessor (needs torchvision)
+    unsupported: dict[str, str] = field(default_factory=dict)  # strategy -> why this family does not run it
+    processor_options: frozenset[str] = frozenset()  # model options a sweep config may set (models: [{name, ...}])
 
 
 def _heads(model_type: str, family: str, text, tokens, per, rows=1) -> ModelSpec:
@@ -86,6 +88,17 @@ def llava_onevision_spec(cfg) -> ModelSpec:
     return _heads(cfg.model_type, "llava_onevision", cfg.text_config, _patches(cfg.vision_config), "crop")
 
 
+_NO_CLS_WHY = "it needs a [CLS] token, which this vision tower does not have"
+QWEN_UNSUPPORTED = {
+    "visionzip": _NO_CLS_WHY, "prumerge_plus": _NO_CLS_WHY, "spatial": "its 2-D grid differs per image (N varies)",
+    "sparsevlm": "it merges recycled tokens and renumbers positions 1-D after each prune layer, which has no "
+                 "defined 3-D M-RoPE position for a merged token",
+}
+VIDEO_LLAVA_UNSUPPORTED = {
+    "prumerge_plus": "its count is adaptive per image (IQR outliers of one [CLS] row), not one budget over a "
+                     "video's 8 frames",
+}
+
 FAMILIES: dict[str, Family] = {
     "llava": Family("llava15", "transformers:LlavaForConditionalGeneration", "pruning.models.llava:Llava",
                     ALL, frozenset({"image"}), llava_spec, tiny="tiny-llava"),
@@ -95,9 +108,12 @@ FAMILIES: dict[str, Family] = {
     "video_llava": Family("video_llava", "transformers:VideoLlavaForConditionalGeneration",
                           "pruning.models.video_llava:VideoLlava", ALL - {"prumerge_plus"},
                           frozenset({"image", "video"}), video_llava_spec, tiny="tiny-video-llava",
-                          image_processor="transformers:VideoLlavaImageProcessor"),
-    "qwen2_5_vl": Family("qwen2_5_vl", "transformers:Qwen2_5_VLForConditionalGeneration", None,
-                         NO_CLS, frozenset({"image", "video"}), qwen2_5_vl_spec),
+                          image_processor="transformers:VideoLlavaImageProcessor",
+                          unsupported=VIDEO_LLAVA_UNSUPPORTED),
+    "qwen2_5_vl": Family("qwen2_5_vl", "transformers:Qwen2_5_VLForConditionalGeneration",
+                         "pruning.models.qwen2_5_vl:Qwen25VL", NO_CLS, frozenset({"image"}), qwen2_5_vl_spec,
+                         tiny="tiny-qwen2.5-vl", image_processor="transformers:Qwen2VLImageProcessorPil",
+                         unsupported=QWEN_UNSUPPORTED, processor_options=frozenset({"min_pixels", "max_pixels"})),
     "llava_onevision": Family("llava_onevision", "transformers:LlavaOnevisionForConditionalGeneration", None,
                               NO_CLS, frozenset({"image", "video"}), llava_onevision_spec),
 }
@@ -124,7 +140,9 @@ def model_config(name: str):
 
     Raises OSError when none of these has it (offline and not staged)."""
     from pruning.models import ALIAS_CONFIGS, HUB_ALIASES
+    from pruning.models.model_options import split_options
 
+    name = split_options(name)[0]  # options (after '?') do not change the config
     if name in ALIAS_CONFIGS:
         return import_path(ALIAS_CONFIGS[name])()
     name = HUB_ALIASES.get(name, name)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pruning.models.families import adapter_class, family, import_path
+from pruning.models.model_options import check_options, split_options
 from pruning.models.parts import load_parts
 from pruning.registry import closest, resolve
 
@@ -70,12 +71,15 @@ def from_pretrained(path: str | Path, device, dtype, attn_implementation: str):
 
 
 def load_vlm(name_or_path: str | os.PathLike, device=None, dtype=None, attn_implementation: str | None = None):
-    """An adapter for a known alias (MODELS, HUB_ALIASES), a local directory, or a hub id."""
+    """An adapter for a known alias (MODELS, HUB_ALIASES), a local directory, or a hub id; options after '?'
+    (model_options.py, e.g. Qwen2.5-VL's min_pixels / max_pixels) are checked against the family and applied
+    by its adapter, which keeps the full name."""
     import torch
 
     from pruning.models import HUB_ALIASES, MODELS
 
-    name = str(name_or_path)
+    full = str(name_or_path)
+    name, options = split_options(full)
     device = torch.device(device) if device is not None else default_device()
     dtype = resolve_dtype(dtype, device)
     attn = attn_implementation or default_attn(device)
@@ -91,4 +95,8 @@ def load_vlm(name_or_path: str | os.PathLike, device=None, dtype=None, attn_impl
     else:
         raise ValueError(f"unknown model {name!r}: not a known alias, an existing directory, nor a hub id "
                          f"('owner/name'); {closest(name, list(MODELS) + list(HUB_ALIASES))}")
-    return adapter_class(model.config.model_type, name)(model, processor, name)
+    fam = family(model.config.model_type, name)
+    problems = check_options(full, options, fam.processor_options, fam.name)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return adapter_class(model.config.model_type, name)(model, processor, full)

@@ -27,6 +27,12 @@ def test_every_adapter_family_has_a_tiny_alias():
     assert TINY and all(f.tiny for f in FAMILIES.values() if f.adapter)
 
 
+# per-model_type extra inputs of transformers' generate (Qwen2.5-VL's get_rope_index needs the token types)
+REFERENCE_KWARGS = {
+    "qwen2_5_vl": lambda vlm, ids: {"mm_token_type_ids": (ids == vlm.image_token_id).int()},
+}
+
+
 def reference_ids(vlm, question, image, n_visual, max_new_tokens):
     """transformers generate on the unmodified model: chat template -> tokenizer, the image placeholder run
     expanded to the family's count, the image processor's tensors."""
@@ -37,6 +43,7 @@ def reference_ids(vlm, question, image, n_visual, max_new_tokens):
     at = (ids == vlm.image_token_id).nonzero().flatten()
     ids = torch.cat([ids[:at[0]], torch.full((n_visual,), vlm.image_token_id), ids[at[-1] + 1:]])[None]
     pixels = {k: v for k, v in vlm.image_processor(images=[image], return_tensors="pt").items()}
+    pixels.update(REFERENCE_KWARGS.get(vlm.model.config.model_type, lambda *_: {})(vlm, ids))
     out = vlm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **pixels, do_sample=False,
                              max_new_tokens=max_new_tokens, eos_token_id=None, min_new_tokens=max_new_tokens)
     return out[0, ids.shape[1]:].tolist()
