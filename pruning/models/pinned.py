@@ -18,6 +18,8 @@ _MISTRAL_7B = {"model_type": "mistral", "hidden_size": 4096, "intermediate_size"
                "num_attention_heads": 32, "num_key_value_heads": 8}
 _QWEN2_7B = {"model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
              "num_attention_heads": 28, "num_key_value_heads": 4}
+_QWEN2_05B = {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+              "num_attention_heads": 14, "num_key_value_heads": 2}
 
 PINNED: dict[str, dict] = {
     "llava-hf/llava-1.5-7b-hf": {"model_type": "llava", "vision_config": _CLIP_336, "text_config": _VICUNA_7B},
@@ -32,4 +34,6 @@ PINNED: dict[str, dict] = {
                                                                                 "model_type": "qwen2_5_vl_text"}},
     "llava-hf/llava-onevision-qwen2-7b-ov-hf": {"model_type": "llava_onevision", "vision_config": _SIGLIP_384,
                                                 "text_config": _QWEN2_7B},
+    "llava-hf/llava-onevision-qwen2-0.5b-ov-hf": {"model_type": "llava_onevision", "vision_config": _SIGLIP_384,
+                                                  "text_config": _QWEN2_05B},
 }
