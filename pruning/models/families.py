@@ -96,7 +96,8 @@ FAMILIES: dict[str, Family] = {
     "qwen2_5_vl": Family("qwen2_5_vl", "transformers:Qwen2_5_VLForConditionalGeneration", None,
                          NO_CLS, frozenset({"image", "video"}), qwen2_5_vl_spec),
     "llava_onevision": Family("llava_onevision", "transformers:LlavaOnevisionForConditionalGeneration", None,
-                              NO_CLS, frozenset({"image", "video"}), llava_onevision_spec),
+                              NO_CLS, frozenset({"image"}), llava_onevision_spec, tiny="tiny-llava-onevision",
+                              image_processor="transformers:LlavaOnevisionImageProcessorPil"),
 }
 
 
