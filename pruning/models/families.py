@@ -95,7 +95,8 @@ FAMILIES: dict[str, Family] = {
                           ALL - {"prumerge_plus"}, frozenset({"image", "video"}), video_llava_spec),
     "qwen2_5_vl": Family("qwen2_5_vl", "transformers:Qwen2_5_VLForConditionalGeneration", None,
                          NO_CLS, frozenset({"image", "video"}), qwen2_5_vl_spec),
-    "llava_onevision": Family("llava_onevision", "transformers:LlavaOnevisionForConditionalGeneration", None,
+    "llava_onevision": Family("llava_onevision", "transformers:LlavaOnevisionForConditionalGeneration",
+                              "pruning.models.llava_onevision:LlavaOnevision",
                               NO_CLS, frozenset({"image"}), llava_onevision_spec, tiny="tiny-llava-onevision",
                               image_processor="transformers:LlavaOnevisionImageProcessorPil"),
 }
