@@ -77,6 +77,8 @@ class VisionTokens:
     decoder_attention: (R, N) an LLM attention row over the image tokens (FastV outside an adapter).
     row_sample: (R,) sample index of each row, non-decreasing; None = one row per sample.
     layouts:    one family-defined layout per sample (None when the family has nothing to add).
+    sample_counts: tokens each sample puts into the LLM with nothing pruned, where that is not rows x N
+                (anyres: unpadding and newline rows); None = rows x N. `counts` reads it.
     extra:      a mapping view: the signal fields under their old keys, plus other family extras.
     """
 
@@ -94,6 +96,7 @@ class VisionTokens:
     decoder_attention: torch.Tensor | None = None
     row_sample: tuple[int, ...] | None = None
     layouts: tuple[Any, ...] | None = None
+    sample_counts: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         other = dict(self.extra.other if isinstance(self.extra, Signals) else (self.extra or {}))
@@ -128,6 +131,11 @@ class VisionTokens:
             self.layouts = tuple(self.layouts)
             if len(self.layouts) != self.num_samples:
                 raise ValueError(f"VisionTokens.layouts has {len(self.layouts)} entries for {self.num_samples} samples")
+        if self.sample_counts is not None:
+            self.sample_counts = tuple(int(c) for c in self.sample_counts)
+            if len(self.sample_counts) != self.num_samples:
+                raise ValueError(f"VisionTokens.sample_counts has {len(self.sample_counts)} entries for "
+                                 f"{self.num_samples} samples")
 
     # ---------------------------------------------------------------- rows and samples
     @property
@@ -155,7 +163,9 @@ class VisionTokens:
 
     @property
     def counts(self) -> list[int]:
-        """Vision-tower tokens per sample (rows x N), before any selection."""
+        """Visual tokens per sample before any selection: rows x N, or the family's sample_counts."""
+        if self.sample_counts is not None:
+            return list(self.sample_counts)
         return [len(self.rows_of(s)) * self.num_tokens for s in range(self.num_samples)]
 
     def take(self, rows: torch.Tensor | list[int]) -> "VisionTokens":
@@ -164,7 +174,7 @@ class VisionTokens:
         if self.row_sample is not None:
             return self.take_samples([int(r) for r in torch.as_tensor(rows).flatten().tolist()])
         rows = torch.as_tensor(rows, dtype=torch.long, device=self.features.device)
-        return self._pick(rows, None, None if self.layouts is None else [self.layouts[int(r)] for r in rows.tolist()])
+        return self._pick(rows, None, self._per_sample(rows.tolist()))
 
     def take_samples(self, samples: list[int]) -> "VisionTokens":
         """Every row of the given samples, renumbered 0.. in the given order."""
@@ -176,12 +186,17 @@ class VisionTokens:
             rows += own
             row_sample += [new] * len(own)
         idx = torch.tensor(rows, dtype=torch.long, device=self.features.device)
-        return self._pick(idx, tuple(row_sample), None if self.layouts is None else [self.layouts[int(s)] for s in samples])
+        return self._pick(idx, tuple(row_sample), self._per_sample(samples))
 
-    def _pick(self, rows: torch.Tensor, row_sample, layouts) -> "VisionTokens":
+    def _per_sample(self, samples: list[int]) -> dict[str, Any]:
+        """layouts and sample_counts of the given samples."""
+        pick = lambda xs: None if xs is None else [xs[int(s)] for s in samples]  # noqa: E731
+        return {"layouts": pick(self.layouts), "sample_counts": pick(self.sample_counts)}
+
+    def _pick(self, rows: torch.Tensor, row_sample, per_sample: dict[str, Any]) -> "VisionTokens":
         R = self.num_rows
         pick = lambda t: t.index_select(0, rows.to(t.device)) if isinstance(t, torch.Tensor) and t.dim() > 0 and t.shape[0] == R else t  # noqa: E731
         tensors = {f.name: pick(getattr(self, f.name)) for f in fields(self)
-                   if f.name not in ("grid", "extra", "row_sample", "layouts")}
+                   if f.name not in ("grid", "extra", "row_sample", "layouts", "sample_counts")}
         return VisionTokens(**tensors, grid=self.grid, extra={k: pick(v) for k, v in self.extra.other.items()},
-                            row_sample=row_sample, layouts=layouts)
+                            row_sample=row_sample, **per_sample)

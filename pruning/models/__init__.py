@@ -15,6 +15,7 @@ MODELS: dict[str, str] = {
     "tiny-llava-shapes": "pruning.models.tiny_shapes:load_tiny_llava_shapes",  # trained on `shapes`
     "7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:load_llava7b_shaped",
+    "tiny-llava-next": "pruning.models.tiny_llava_next:load_tiny_llava_next",
     "tiny-llava-onevision": "pruning.models.tiny_llava_onevision:load_tiny_onevision",
 }
 # alias -> "module:function" returning the alias's transformers config without building weights
@@ -23,11 +24,14 @@ ALIAS_CONFIGS: dict[str, str] = {
     "tiny-llava-shapes": "pruning.models.tiny_shapes:config_tiny_llava_shapes",
     "7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
     "llava-1.5-7b-shaped": "pruning.models.tiny:config_llava7b_shaped",
+    "tiny-llava-next": "pruning.models.tiny_llava_next:config_tiny_llava_next",
     "tiny-llava-onevision": "pruning.models.tiny_llava_onevision:config_tiny_onevision",
 }
 HUB_ALIASES: dict[str, str] = {
     "llava-1.5-7b": "llava-hf/llava-1.5-7b-hf",
     "llava-1.5-13b": "llava-hf/llava-1.5-13b-hf",
+    "llava-next-7b": "llava-hf/llava-v1.6-vicuna-7b-hf",
+    "llava-next-mistral-7b": "llava-hf/llava-v1.6-mistral-7b-hf",
     "llava-onevision-7b": "llava-hf/llava-onevision-qwen2-7b-ov-hf",
     "llava-onevision-0.5b": "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
 }

@@ -89,8 +89,9 @@ def llava_onevision_spec(cfg) -> ModelSpec:
 FAMILIES: dict[str, Family] = {
     "llava": Family("llava15", "transformers:LlavaForConditionalGeneration", "pruning.models.llava:Llava",
                     ALL, frozenset({"image"}), llava_spec, tiny="tiny-llava"),
-    "llava_next": Family("llava_next", "transformers:LlavaNextForConditionalGeneration", None,
-                         ALL, frozenset({"image"}), llava_next_spec),
+    "llava_next": Family("llava_next", "transformers:LlavaNextForConditionalGeneration",
+                         "pruning.models.llava_next:LlavaNext", ALL, frozenset({"image"}), llava_next_spec,
+                         tiny="tiny-llava-next"),
     "video_llava": Family("video_llava", "transformers:VideoLlavaForConditionalGeneration", None,
                           ALL - {"prumerge_plus"}, frozenset({"image", "video"}), video_llava_spec),
     "qwen2_5_vl": Family("qwen2_5_vl", "transformers:Qwen2_5_VLForConditionalGeneration", None,

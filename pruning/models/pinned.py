@@ -1,6 +1,7 @@
 """Config snapshots of the hub checkpoints the shipped configs and docs name, so that a sweep config is
 validated offline before any weights are staged (transformers configs are built from these with
-AutoConfig.for_model). Only the fields a ModelSpec reads; values from each checkpoint's config.json.
+AutoConfig.for_model). Only the fields a ModelSpec (and, for anyres, pruning.models.anyres) reads; values
+from each checkpoint's config.json.
 A checkpoint not listed here is read from a local directory or the Hugging Face cache instead.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ _VICUNA_13B = {"model_type": "llama", "hidden_size": 5120, "intermediate_size": 
                "num_attention_heads": 40, "num_key_value_heads": 40}
 _MISTRAL_7B = {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
                "num_attention_heads": 32, "num_key_value_heads": 8}
+_NEXT_PINPOINTS = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]  # llava-v1.6 anyres (H, W)
 _QWEN2_7B = {"model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
              "num_attention_heads": 28, "num_key_value_heads": 4}
 _QWEN2_05B = {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
@@ -25,9 +27,9 @@ PINNED: dict[str, dict] = {
     "llava-hf/llava-1.5-7b-hf": {"model_type": "llava", "vision_config": _CLIP_336, "text_config": _VICUNA_7B},
     "llava-hf/llava-1.5-13b-hf": {"model_type": "llava", "vision_config": _CLIP_336, "text_config": _VICUNA_13B},
     "llava-hf/llava-v1.6-vicuna-7b-hf": {"model_type": "llava_next", "vision_config": _CLIP_336,
-                                         "text_config": _VICUNA_7B},
+                                         "text_config": _VICUNA_7B, "image_grid_pinpoints": _NEXT_PINPOINTS},
     "llava-hf/llava-v1.6-mistral-7b-hf": {"model_type": "llava_next", "vision_config": _CLIP_336,
-                                          "text_config": _MISTRAL_7B},
+                                          "text_config": _MISTRAL_7B, "image_grid_pinpoints": _NEXT_PINPOINTS},
     "LanguageBind/Video-LLaVA-7B-hf": {"model_type": "video_llava", "vision_config": _CLIP_224,
                                        "text_config": _VICUNA_7B},
     "Qwen/Qwen2.5-VL-7B-Instruct": {"model_type": "qwen2_5_vl", "text_config": {**_QWEN2_7B,

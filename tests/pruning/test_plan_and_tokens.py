@@ -61,3 +61,15 @@ def test_rows_map_to_samples_and_a_subset_of_samples_keeps_all_their_rows():
         VisionTokens(features=Z, attention=torch.rand(R, N), row_sample=(0, 2, 2, 2, 2))
     with pytest.raises(ValueError, match="layouts has 1 entries for 2 samples"):
         VisionTokens(features=Z, attention=torch.rand(R, N), row_sample=(0, 0, 0, 1, 1), layouts=({},))
+
+
+def test_sample_counts_override_rows_times_n_and_follow_a_subset_of_samples():
+    R, N, C = 5, 4, 3
+    vt = VisionTokens(features=torch.rand(R, N, C), attention=torch.rand(R, N), row_sample=(0, 0, 0, 1, 1),
+                      sample_counts=(11, 7))  # e.g. anyres: fewer tokens than rows x N after unpadding
+    assert vt.counts == [11, 7]
+    assert vt.take_samples([1, 0]).counts == [7, 11] and vt.take([1]).counts == [7]
+    flat = VisionTokens(features=torch.rand(2, N, C), attention=torch.rand(2, N), sample_counts=(3, 5))
+    assert flat.take([1]).counts == [5] and VisionTokens(features=torch.rand(2, N, C), attention=torch.rand(2, N)).counts == [4, 4]
+    with pytest.raises(ValueError, match="sample_counts has 1 entries for 2 samples"):
+        VisionTokens(features=torch.rand(R, N, C), attention=torch.rand(R, N), row_sample=(0, 0, 0, 1, 1), sample_counts=(3,))

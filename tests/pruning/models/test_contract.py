@@ -47,9 +47,11 @@ def test_adapter_meets_the_protocol_and_its_spec(fam):
     assert isinstance(vlm, Adapter) and vlm.model.config.model_type == model_type
     spec = vlm.spec
     assert spec.depth == len(vlm.loop.layers) == vlm.text_config.num_hidden_layers
-    if spec.per == "image" and spec.tokens is not None:
+    if spec.tokens is not None and spec.per == "image":
         assert vis.counts == [spec.tokens] * 3
-    else:  # crops (anyres: unpadding, newline rows), frames, or N varying with the image
+    elif spec.per == "crop":  # anyres: the packed keep_all length per image (unpadded rows + newlines + base)
+        assert all(c > spec.tokens for c in vis.counts) and vis.num_rows > 3
+    else:
         assert all(c > 0 for c in vis.counts)
 
 
