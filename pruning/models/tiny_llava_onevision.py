@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pruning.models.tiny import cache_root, corpus
 
-BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
+BUILD_VERSION = "v2"  # bump when the recipe below changes, so stale caches are rebuilt
 NAME = "tiny-llava-onevision"
 # llava-hf/llava-onevision-qwen2-*-ov-hf chat_template.json (images first, then videos, then text)
 CHAT_TEMPLATE = (
@@ -34,7 +34,7 @@ CHAT_TEMPLATE = (
 # Qwen2's special tokens as the OneVision checkpoints carry them (no BOS; EOS <|im_end|>, pad <|endoftext|>)
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
 SIGLIP_384 = dict(image_size=384, patch_size=14)  # 27 x 27 = 729 tokens per crop
-TINY = dict(vision_width=64, vision_layers=3, vision_heads=4, vision_ffn=128, width=64, layers=4, heads=4,
+TINY = dict(vision_width=64, vision_layers=2, vision_heads=4, vision_ffn=128, width=64, layers=3, heads=4,
             kv_heads=2, ffn=160, init_range=0.2)
 
 
@@ -83,7 +83,8 @@ def onevision_config(tokenizer, *, vision_width: int, vision_layers: int, vision
 
 
 def build_tiny_onevision(seed: int = 0):
-    """(model, Parts): 3-layer SigLIP (width 64) + 4-layer Qwen2 (width 64, 4 heads, 2 KV heads), random fp32."""
+    """(model, Parts): 2-layer SigLIP (width 64) + 3-layer Qwen2 (width 64, 4 heads, 2 KV heads), random fp32
+    (3 decoder layers: the least FastV K = 2 runs on)."""
     import torch
     from transformers import LlavaOnevisionForConditionalGeneration
 

@@ -70,16 +70,23 @@ def image_rows(ov, prep):
     return prep.embeds[prep.batch.ids == ov.image_token_id]  # (n_img, D) the image slots, in order
 
 
+class Seen(Exception):
+    pass
+
+
 def first_layer_tokens(ov, question, plan, vision):
-    """(Prepared, tokens the first decoder layer receives) for one sample (no padding)."""
-    seen = []
-    hook = ov.loop.layers[0].register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[1]))
+    """(Prepared, tokens the first decoder layer receives) for one sample (no padding); the prefill stops there."""
+    def stop(module, args):
+        raise Seen(args[0].shape[1])
+
+    hook = ov.loop.layers[0].register_forward_pre_hook(stop)
     try:
         prep = ov.prepare([question], plan, vision=vision)
-        ov.loop.prefill(prep.embeds, prep.batch.valid, prep.batch.pos, prep.batch.img_start, max(prep.lengths))
+        with pytest.raises(Seen) as seen:
+            ov.loop.prefill(prep.embeds, prep.batch.valid, prep.batch.pos, prep.batch.img_start, max(prep.lengths))
     finally:
         hook.remove()
-    return prep, seen[0]
+    return prep, seen.value.args[0]
 
 
 def test_keep_all_is_transformers_packing(ov, typical, large):
