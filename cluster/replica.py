@@ -112,11 +112,12 @@ class Replica:
         except Exception:
             outs = []
             for j, q in enumerate(prompts):
+                one = vision.take_samples([j])
                 try:
-                    outs += self.vlm.generate([q], plan, vision=vision.take_samples([j]),
-                                              max_new_tokens=max_new_tokens, sample_keys=[keys[j]])
-                except Exception as exc:
-                    outs.append(Output(text="", n_visual_in=vision.num_tokens, n_visual_kept=0,
+                    outs += self.vlm.generate([q], plan, vision=one, max_new_tokens=max_new_tokens,
+                                              sample_keys=[keys[j]])
+                except Exception as exc:  # n_visual_in: the sample's own count (anyres: its packed length)
+                    outs.append(Output(text="", n_visual_in=one.counts[0], n_visual_kept=0,
                                        error=_short(exc) + "\n" + traceback.format_exc(limit=3)[-800:]))
             return outs
 
