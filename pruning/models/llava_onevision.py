@@ -16,40 +16,36 @@ packed grid. Decoder-stage FastV prunes the packed sequence (T x crops of it). d
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from pruning.models import onevision_tokens, pipeline
-from pruning.models.decoder_prune import DECODER_HOOKS
-from pruning.models.llava import Llava, Prepared
+from pruning.models.llava_next import LlavaNext, PreparedNext
 from pruning.models.media import check_media, content_key, sample_key_tensor
 from pruning.models.siglip_attention import encode_siglip
 from pruning.models.timing import PhaseTimer
 from pruning.models.tiny_llava_onevision import CHAT_TEMPLATE
-from pruning.types import Output, PrunePlan, VisionTokens
+from pruning.types import PrunePlan, VisionTokens
 
 
-@dataclass
-class PreparedOnevision(Prepared):
-    n_in: list[int]  # packed image tokens per sample with nothing pruned (keep_all's count)
+class LlavaOnevision(LlavaNext):
+    """LLaVA-OneVision via transformers: one SigLIP row per crop, T per crop through transformers' packing.
 
-
-class LlavaOnevision(Llava):
-    """LLaVA-OneVision via transformers: one SigLIP row per crop, T per crop through transformers' packing."""
+    From LlavaNext (same anyres plumbing) it keeps generate, the grouping of samples with equal packing and the
+    decoder-stage hooks (FastV: T x crops of the packed sequence); encode (SigLIP) and prepare (resampled grids)
+    are its own."""
 
     select_strategy: ClassVar[str] = "full"  # SigLIP: every one of the 729 tokens goes to the projector
 
     def __init__(self, model, processor, name: str):
-        super().__init__(model, processor, name)
+        super().__init__(model, processor, name)  # self.newline = model.model.image_newline (D,)
         cfg = model.config
         if cfg.vision_feature_layer != -1 or not str(getattr(cfg, "vision_aspect_ratio", "")).startswith("anyres_max_"):
             raise NotImplementedError("LLaVA-OneVision: vision_feature_layer -1 and an anyres_max_* aspect ratio only")
         if not getattr(processor, "chat_template", None):
             self.chat_template = CHAT_TEMPLATE
-        self.newline = model.model.image_newline  # (D,) ends every row of the packed grid
 
     def __repr__(self) -> str:
         return f"LlavaOnevision({self.name!r}, device={self.device}, dtype={self.dtype})"
@@ -69,7 +65,8 @@ class LlavaOnevision(Llava):
             sig = encode_siglip(self.model.model.vision_tower, px)
             projected = self.model.model.multi_modal_projector(sig["features"])  # (R, N, D)
         row_sample = tuple(b for b, lay in enumerate(layouts) for _ in range(lay.crops))
-        content = torch.tensor([content_key(images[b]) for b in row_sample], dtype=torch.int64, device=self.device)
+        content = torch.tensor([content_key(im) for im in images], dtype=torch.int64, device=self.device)  # (B,)
+        content = content[list(row_sample)]  # (R,) each crop carries its image's key
         return VisionTokens(features=sig["features"], attention=sig["attention"], projected=projected,
                             content_keys=content, row_sample=row_sample, layouts=tuple(layouts),
                             sample_counts=tuple(lay.length for lay in layouts),
@@ -82,31 +79,11 @@ class LlavaOnevision(Llava):
             keys = vision.content_keys[[vision.rows_of(b)[0] for b in range(vision.num_samples)]]
         return keys
 
-    # ---------------------------------------------------------------- decoder stage
-    def _decoder_hooks(self, strategy, plan: PrunePlan, vision: VisionTokens):
-        """FastV over the packed sequence of one group of samples with equal (packed length, crops): it keeps
-        T x crops of the packed tokens (newlines rank like any other token)."""
-        shapes = {(n, lay.crops) for n, lay in zip(vision.counts, vision.layouts)}
-        if len(shapes) != 1:
-            raise ValueError("decoder-stage pruning runs on samples of one packed length and crop count at a time "
-                             "(generate groups them)")
-        ((n_in, crops),) = shapes
-        budget = None if plan.budget is None else plan.budget * crops
-        return DECODER_HOOKS[plan.strategy](strategy, budget, n_in, len(self.loop.layers))
-
-    @staticmethod
-    def _groups(vision: VisionTokens) -> list[list[int]]:
-        """Samples with equal (packed length, crop count), in order of first appearance."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for b, (n, lay) in enumerate(zip(vision.counts, vision.layouts)):
-            groups.setdefault((n, lay.crops), []).append(b)
-        return list(groups.values())
-
     # ---------------------------------------------------------------- generate
     @torch.no_grad()
     def prepare(self, prompts: list[str], plan: PrunePlan, vision: VisionTokens | None = None,
                 images: list | None = None, sample_keys: list | None = None,
-                timer: PhaseTimer | None = None) -> PreparedOnevision:
+                timer: PhaseTimer | None = None) -> PreparedNext:
         """Validate, select per crop (encoder stage) or build prune hooks (decoder stage), and splice each
         sample's packed image sequence into the left-padded prompt batch: exactly the LLM's prefill input."""
         strategy, vision = self._check(prompts, plan, vision, images)
@@ -115,12 +92,12 @@ class LlavaOnevision(Llava):
         with timer.phase("select"):
             if vision.projected is None:
                 vision = dataclasses.replace(vision, projected=self._project(vision.features))
-            per_sample = [vision.projected[vision.rows_of(b)] for b in range(vision.num_samples)]  # (crops_b, N, D)
             layouts = list(vision.layouts)
             if strategy.stage == "encoder" and plan.strategy != "keep_all":
                 seqs = onevision_tokens.select(strategy, self.config, vision, layouts, plan.budget, self.newline,
                                                self._sample_keys(sample_keys, vision))
             else:  # transformers' own packing, every token
+                per_sample = [vision.projected[vision.rows_of(b)] for b in range(vision.num_samples)]  # (crops, N, D)
                 seqs = onevision_tokens.keep_all(self.config, per_sample, layouts, self.newline)  # (L_b, D)
                 if strategy.stage == "decoder":
                     hooks = self._decoder_hooks(strategy, plan, vision)
@@ -129,40 +106,5 @@ class LlavaOnevision(Llava):
             batch = pipeline.splice_batch([self.prompt_ids(q) for q in prompts], lengths, self.image_token_id,
                                           self.pad_id)
             embeds = pipeline.fill_image(self._embed(batch.ids), batch, self.image_token_id, image_embeds)  # (B, L, D)
-        return PreparedOnevision(embeds=embeds, batch=batch, hooks=hooks, lengths=lengths, n_in=vision.counts,
-                                 vision_seconds=float(vision.extra.get("vision_seconds", 0.0)))
-
-    @torch.no_grad()
-    def generate(self, prompts: list[str], plan: PrunePlan, vision: VisionTokens | None = None,
-                 images: list | None = None, max_new_tokens: int = 16, sample_keys: list | None = None) -> list[Output]:
-        """Greedy answers to plain questions under `plan`, one Output each. Decoder-stage plans run once per
-        group of samples with equal packing (the prune hooks need one image span length)."""
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
-        strategy, vision = self._check(prompts, plan, vision, images)
-        groups = self._groups(vision) if strategy.stage == "decoder" else [list(range(vision.num_samples))]
-        outs: list[Output | None] = [None] * len(prompts)
-        for idx in groups:
-            keys = None if sample_keys is None else [sample_keys[i] for i in idx]
-            sub = vision if len(groups) == 1 else vision.take_samples(idx)
-            for i, out in zip(idx, self._generate([prompts[i] for i in idx], plan, sub, max_new_tokens, keys)):
-                outs[i] = out
-        return outs
-
-    def _generate(self, prompts, plan, vision, max_new_tokens, sample_keys) -> list[Output]:
-        cuda = self.device.type == "cuda"
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
-        timer = PhaseTimer(self.device)
-        prep = self.prepare(prompts, plan, vision, None, sample_keys, timer)
-        batch = prep.batch
-        with timer.phase("prefill"):
-            state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
-        texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
-        timings = {"vision": prep.vision_seconds, **timer.seconds()}
-        peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
-        per_layer = state.kept_per_layer if prep.hooks else None
-        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], batch.n_text[b], per_layer, timings, peak)
-                for b in range(len(texts))]
+        return PreparedNext(embeds=embeds, batch=batch, hooks=hooks, lengths=lengths, n_in=vision.counts,
+                            vision_seconds=float(vision.extra.get("vision_seconds", 0.0)))

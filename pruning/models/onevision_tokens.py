@@ -103,7 +103,8 @@ def select(strategy: Any, config, vision: VisionTokens, layouts: list[Layout], b
         if lay.packing is not None:  # T per crop through the real stitching / unpadding / newline rows
             out.append(gather_slots(lay.packing.kept_sources(keep[lo:hi]), vision.projected[lo:hi], newline))
             continue
-        out.append(_resampled(strategy, config, vision, lay, lo, hi, keep[lo], budget, newline, None if grid_keys is None else grid_keys[b:b + 1]))
+        key = None if grid_keys is None else grid_keys[b:b + 1]
+        out.append(_resampled(strategy, config, vision, lay, lo, hi, keep[lo], budget, newline, key))
     return out
 
 
