@@ -18,7 +18,8 @@ from pruning.models.tiny import cache_root, corpus
 
 BUILD_VERSION = "v2"  # bump when the recipe below changes, so stale caches are rebuilt
 NAME = "tiny-llava-onevision"
-# llava-hf/llava-onevision-qwen2-*-ov-hf chat_template.json (images first, then videos, then text)
+# the llava-hf OneVision chat template as transformers' LlavaOnevisionProcessor tests carry it (images first, then
+# videos, then text; "<|im_start|>user <image>\nQ<|im_end|><|im_start|>assistant\n"); a real checkpoint brings its own
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + ' '}}"
     "{# Render all images first #}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
