@@ -20,6 +20,7 @@ MODELS: dict[str, str] = {
     "video-llava-7b-shaped": "pruning.models.tiny_video_llava:load_video_llava7b_shaped",
     "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:load_tiny_qwen",
     "qwen2.5-vl-7b-shaped": "pruning.models.tiny_qwen2_5_vl:load_qwen7b_shaped",
+    "tiny-llava-onevision": "pruning.models.tiny_llava_onevision:load_tiny_onevision",
 }
 # alias -> "module:function" returning the alias's transformers config without building weights
 ALIAS_CONFIGS: dict[str, str] = {
@@ -32,6 +33,7 @@ ALIAS_CONFIGS: dict[str, str] = {
     "video-llava-7b-shaped": "pruning.models.tiny_video_llava:config_video_llava7b_shaped",
     "tiny-qwen2.5-vl": "pruning.models.tiny_qwen2_5_vl:config_tiny_qwen",
     "qwen2.5-vl-7b-shaped": "pruning.models.tiny_qwen2_5_vl:config_qwen7b_shaped",
+    "tiny-llava-onevision": "pruning.models.tiny_llava_onevision:config_tiny_onevision",
 }
 HUB_ALIASES: dict[str, str] = {
     "llava-1.5-7b": "llava-hf/llava-1.5-7b-hf",
@@ -41,6 +43,8 @@ HUB_ALIASES: dict[str, str] = {
     "video-llava-7b": "LanguageBind/Video-LLaVA-7B-hf",
     "qwen2.5-vl-7b": "Qwen/Qwen2.5-VL-7B-Instruct",
     "qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct",
+    "llava-onevision-7b": "llava-hf/llava-onevision-qwen2-7b-ov-hf",
+    "llava-onevision-0.5b": "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
 }
 
 

@@ -114,8 +114,11 @@ FAMILIES: dict[str, Family] = {
                          "pruning.models.qwen2_5_vl:Qwen25VL", NO_CLS, frozenset({"image"}), qwen2_5_vl_spec,
                          tiny="tiny-qwen2.5-vl", image_processor="transformers:Qwen2VLImageProcessorPil",
                          unsupported=QWEN_UNSUPPORTED, processor_options=frozenset({"min_pixels", "max_pixels"})),
-    "llava_onevision": Family("llava_onevision", "transformers:LlavaOnevisionForConditionalGeneration", None,
-                              NO_CLS, frozenset({"image", "video"}), llava_onevision_spec),
+    "llava_onevision": Family("llava_onevision", "transformers:LlavaOnevisionForConditionalGeneration",
+                              "pruning.models.llava_onevision:LlavaOnevision",
+                              NO_CLS, frozenset({"image"}), llava_onevision_spec, tiny="tiny-llava-onevision",
+                              image_processor="transformers:LlavaOnevisionImageProcessorPil",
+                              unsupported={"visionzip": _NO_CLS_WHY, "prumerge_plus": _NO_CLS_WHY}),
 }
 
 

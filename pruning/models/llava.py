@@ -53,11 +53,13 @@ class Llava:
     """LLaVA-1.5 via transformers. Encoder stage after the vision tower; decoder stage at layer K."""
 
     supports: ClassVar[frozenset[Stage]] = frozenset({"encoder", "decoder"})
+    select_strategy: ClassVar[str] = "default"  # vision_feature_select_strategy the encode path implements
 
     def __init__(self, model, processor, name: str):
         cfg = model.config
-        if not isinstance(cfg.vision_feature_layer, int) or cfg.vision_feature_select_strategy != "default":
-            raise NotImplementedError("only a single vision_feature_layer with select strategy 'default' (LLaVA-1.5)")
+        if not isinstance(cfg.vision_feature_layer, int) or cfg.vision_feature_select_strategy != self.select_strategy:
+            raise NotImplementedError(f"only a single vision_feature_layer with select strategy "
+                                      f"{self.select_strategy!r} ({type(self).__name__})")
         self.model, self.processor, self.name = model.eval(), processor, name
         self.config, self.text_config = cfg, cfg.text_config
         self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor

@@ -29,6 +29,8 @@ _QWEN25VL_ROPE = {"rope_type": "default", "rope_theta": 1000000.0, "mrope_sectio
 _QWEN25VL_3B_TEXT = {"model_type": "qwen2_5_vl_text", "hidden_size": 2048, "intermediate_size": 11008,
                      "num_hidden_layers": 36, "num_attention_heads": 16, "num_key_value_heads": 2,
                      "vocab_size": 151936, "rope_parameters": _QWEN25VL_ROPE}
+_QWEN2_05B = {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+              "num_attention_heads": 14, "num_key_value_heads": 2}
 
 PINNED: dict[str, dict] = {
     "llava-hf/llava-1.5-7b-hf": {"model_type": "llava", "vision_config": _CLIP_336, "text_config": _VICUNA_7B},
@@ -48,4 +50,6 @@ PINNED: dict[str, dict] = {
                                     "text_config": _QWEN25VL_3B_TEXT, "tie_word_embeddings": True},
     "llava-hf/llava-onevision-qwen2-7b-ov-hf": {"model_type": "llava_onevision", "vision_config": _SIGLIP_384,
                                                 "text_config": _QWEN2_7B},
+    "llava-hf/llava-onevision-qwen2-0.5b-ov-hf": {"model_type": "llava_onevision", "vision_config": _SIGLIP_384,
+                                                  "text_config": _QWEN2_05B},
 }
