@@ -146,16 +146,21 @@ def test_decoder_strategy_budgets_and_layers_checked_against_the_model():
     assert [g.strategy for g in ok.grid] == ["sparsevlm", "sparsevlm", "fastv"]
 
 
-def test_recognised_families_without_an_adapter_fail_up_front():
+def test_every_pinned_family_validates_and_a_family_without_an_adapter_fails_up_front(monkeypatch):
+    import dataclasses
+
     from pruning.models import FAMILIES
     from pruning.models.pinned import PINNED
 
-    # a family with an adapter validates (llava_next, issue 11); each pinned one still without fails up front
+    # every pinned checkpoint's family has an adapter now (issues 11-14): each validates on its own
+    for m, v in PINNED.items():
+        assert FAMILIES[v["model_type"]].adapter, m
     assert parse_config(base(models=["llava-hf/llava-v1.6-vicuna-7b-hf"])).models == ("llava-hf/llava-v1.6-vicuna-7b-hf",)
-    waiting = [(m, FAMILIES[v["model_type"]].name) for m, v in PINNED.items() if not FAMILIES[v["model_type"]].adapter]
-    for m, fam in waiting:
-        errs = errors_of(base(models=["llava-hf/llava-1.5-7b-hf", m]))
-        assert any(e.startswith(f"models[1]: {m!r} is a {fam} model, which has no adapter") for e in errs), errs
+    # a family recognised in the table but not wired (adapter=None) is refused before any work, by name
+    monkeypatch.setitem(FAMILIES, "llava_next", dataclasses.replace(FAMILIES["llava_next"], adapter=None))
+    errs = errors_of(base(models=["llava-hf/llava-1.5-7b-hf", "llava-hf/llava-v1.6-vicuna-7b-hf"]))
+    assert any(e.startswith("models[1]: 'llava-hf/llava-v1.6-vicuna-7b-hf' is a llava_next model, which has no adapter")
+               for e in errs), errs
 
 
 def test_a_benchmark_listed_twice_is_an_error():

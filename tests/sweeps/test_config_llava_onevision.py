@@ -23,7 +23,8 @@ def test_cls_strategies_and_budgets_past_a_crop_are_rejected_with_the_reason():
     errs = exc.value.errors
     for i, name in enumerate(["visionzip", "prumerge_plus"]):
         assert any(e.startswith(f"grid[{i}].strategy: model 'llava-onevision-7b' (llava_onevision) cannot run "
-                                f"'{name}'; it supports divprune, fastv, keep_all, random, vispruner") for e in errs)
+                                f"'{name}' (it needs a [CLS] token, which this vision tower does not have); it supports divprune, "
+                                "fastv, keep_all, random, vispruner") for e in errs)
     assert any(e.startswith("grid[2].budget: T=730 exceeds the 729 visual tokens per crop of 'llava-onevision-7b'")
                for e in errs)
     assert any("(28 decoder layers)" in e for e in errs)
