@@ -8,9 +8,9 @@ Build: python -c "from pruning.models.tiny import tiny_llava_dir; print(tiny_lla
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from pruning.models.tiny_cache import saved_config, saved_dir
 
 BUILD_VERSION = "v2"  # bump when the recipe below changes, so stale caches are rebuilt
 CHAT_TEMPLATE = (
@@ -119,26 +119,9 @@ def build_tiny_llava(seed: int = 0):
 
 
 def tiny_llava_dir(root: Path | None = None) -> Path:
-    """Path of the saved tiny model, built on first use. Safe when several processes build at once:
-    each writes a private temp dir and renames it into place; the loser discards its copy."""
-    root = Path(root) if root is not None else cache_root()
-    target = root / f"tiny-llava-{BUILD_VERSION}"
-    if (target / "config.json").exists():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-llava-", dir=root))
-    try:
-        model, processor = build_tiny_llava()
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        try:
-            os.rename(tmp, target)  # atomic on one filesystem; fails if another builder won
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """Path of the saved tiny model, built on first use (tiny_cache.saved_dir: safe when several processes build
+    at once)."""
+    return saved_dir("tiny-llava", BUILD_VERSION, build_tiny_llava, root)
 
 
 def build_llava7b_shaped(device=None, dtype=None, attn_implementation: str = "sdpa"):
@@ -171,12 +154,7 @@ def load_llava7b_shaped(device=None, dtype=None, attn_implementation: str = "sdp
 
 def config_tiny_llava():
     """The tiny model's LlavaConfig without building weights (its saved config once built, else the recipe)."""
-    saved = cache_root() / f"tiny-llava-{BUILD_VERSION}"
-    if (saved / "config.json").exists():
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(str(saved))
-    return llava_config(build_tokenizer(), **TINY)
+    return saved_config("tiny-llava", BUILD_VERSION, lambda: llava_config(build_tokenizer(), **TINY))
 
 
 def config_llava7b_shaped():

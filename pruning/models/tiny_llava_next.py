@@ -9,12 +9,10 @@ Build: python -c "from pruning.models.tiny_llava_next import tiny_llava_next_dir
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from pruning.models.tiny import TINY, build_tokenizer, cache_root, llava_config
+from pruning.models.tiny import TINY, build_tokenizer, llava_config
+from pruning.models.tiny_cache import saved_config, saved_dir
 
 BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
 PINPOINTS = [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]]  # llava-v1.6 (H, W) grid resolutions
@@ -64,26 +62,8 @@ def build_tiny_llava_next(seed: int = 0):
 
 
 def tiny_llava_next_dir(root: Path | None = None) -> Path:
-    """Path of the saved tiny model, built on first use (private temp dir renamed into place: safe when
-    several processes build at once)."""
-    root = Path(root) if root is not None else cache_root()
-    target = root / f"tiny-llava-next-{BUILD_VERSION}"
-    if (target / "config.json").exists():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-llava-next-", dir=root))
-    try:
-        model, processor = build_tiny_llava_next()
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """Path of the saved tiny model, built on first use (tiny_cache.saved_dir: private temp dir renamed into place)."""
+    return saved_dir("tiny-llava-next", BUILD_VERSION, build_tiny_llava_next, root)
 
 
 def load_tiny_llava_next(device=None, dtype=None, attn_implementation: str = "sdpa") -> Path:
@@ -93,9 +73,4 @@ def load_tiny_llava_next(device=None, dtype=None, attn_implementation: str = "sd
 
 def config_tiny_llava_next():
     """The tiny model's LlavaNextConfig without building weights (its saved config once built, else the recipe)."""
-    saved = cache_root() / f"tiny-llava-next-{BUILD_VERSION}"
-    if (saved / "config.json").exists():
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(str(saved))
-    return llava_next_config(build_tokenizer(), **TINY)
+    return saved_config("tiny-llava-next", BUILD_VERSION, lambda: llava_next_config(build_tokenizer(), **TINY))

@@ -9,12 +9,10 @@ Build: python -c "from pruning.models.tiny_llava_onevision import tiny_onevision
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from pruning.models.tiny import cache_root, corpus
+from pruning.models.tiny import corpus
+from pruning.models.tiny_cache import saved_config, saved_dir
 
 BUILD_VERSION = "v2"  # bump when the recipe below changes, so stale caches are rebuilt
 NAME = "tiny-llava-onevision"
@@ -101,26 +99,8 @@ def build_tiny_onevision(seed: int = 0):
 
 
 def tiny_onevision_dir(root: Path | None = None) -> Path:
-    """Path of the saved tiny model, built on first use (private temp dir renamed into place: safe when several
-    processes build at once)."""
-    root = Path(root) if root is not None else cache_root()
-    target = root / f"{NAME}-{BUILD_VERSION}"
-    if (target / "config.json").exists():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}-", dir=root))
-    try:
-        model, parts = build_tiny_onevision()
-        model.save_pretrained(tmp)
-        parts.save_pretrained(tmp)
-        try:
-            os.rename(tmp, target)  # atomic on one filesystem; fails if another builder won
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """Path of the saved tiny model, built on first use (tiny_cache.saved_dir: private temp dir renamed into place)."""
+    return saved_dir(NAME, BUILD_VERSION, build_tiny_onevision, root)
 
 
 def load_tiny_onevision(device=None, dtype=None, attn_implementation: str = "sdpa") -> Path:
@@ -130,9 +110,4 @@ def load_tiny_onevision(device=None, dtype=None, attn_implementation: str = "sdp
 
 def config_tiny_onevision():
     """The tiny model's LlavaOnevisionConfig without building weights (its saved config once built, else the recipe)."""
-    saved = cache_root() / f"{NAME}-{BUILD_VERSION}"
-    if (saved / "config.json").exists():
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(str(saved))
-    return onevision_config(build_tokenizer(), **TINY)
+    return saved_config(NAME, BUILD_VERSION, lambda: onevision_config(build_tokenizer(), **TINY))

@@ -8,12 +8,10 @@ Build: python -c "from pruning.models.tiny_qwen2_5_vl import tiny_qwen_dir; prin
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from pruning.models.tiny import cache_root, corpus
+from pruning.models.tiny import corpus
+from pruning.models.tiny_cache import saved_config, saved_dir
 
 BUILD_VERSION = "v1"  # bump when the recipe changes, so stale caches are rebuilt
 NAME = "tiny-qwen2.5-vl"
@@ -103,25 +101,8 @@ def build_tiny_qwen(seed: int = 0):
 
 
 def tiny_qwen_dir(root: Path | None = None) -> Path:
-    """Path of the saved tiny model, built on first use (private temp dir renamed into place)."""
-    root = Path(root) if root is not None else cache_root()
-    target = root / f"{NAME}-{BUILD_VERSION}"
-    if (target / "config.json").exists():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}-", dir=root))
-    try:
-        model, parts = build_tiny_qwen()
-        model.save_pretrained(tmp)
-        parts.save_pretrained(tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """Path of the saved tiny model, built on first use (tiny_cache.saved_dir: private temp dir renamed into place)."""
+    return saved_dir(NAME, BUILD_VERSION, build_tiny_qwen, root)
 
 
 def load_tiny_qwen(device=None, dtype=None, attn_implementation: str = "sdpa") -> Path:
@@ -130,13 +111,8 @@ def load_tiny_qwen(device=None, dtype=None, attn_implementation: str = "sdpa") -
 
 
 def config_tiny_qwen():
-    """The tiny model's Qwen2_5_VLConfig without building weights."""
-    saved = cache_root() / f"{NAME}-{BUILD_VERSION}"
-    if (saved / "config.json").exists():
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(str(saved))
-    return qwen_config(build_tokenizer(), **TINY)
+    """The tiny model's Qwen2_5_VLConfig without building weights (its saved config once built, else the recipe)."""
+    return saved_config(NAME, BUILD_VERSION, lambda: qwen_config(build_tokenizer(), **TINY))
 
 
 # Qwen2.5-VL-7B-Instruct's shapes (pinned.py): 32 x 1280 vision blocks, 28 x 3584 text layers, 28 heads / 4 KV heads

@@ -9,12 +9,10 @@ Build: python -c "from pruning.models.tiny_video_llava import tiny_video_llava_d
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from pruning.models.tiny import cache_root, corpus
+from pruning.models.tiny import corpus
+from pruning.models.tiny_cache import saved_config, saved_dir
 
 BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
 NUM_FRAMES = 8        # frames per video, as Video-LLaVA samples them (linspace(0, F-1, 8))
@@ -93,26 +91,8 @@ def build_tiny_video_llava(seed: int = 0):
 
 
 def tiny_video_llava_dir(root: Path | None = None) -> Path:
-    """Path of the saved tiny model, built on first use (private temp dir renamed into place: safe when several
-    processes build at once)."""
-    root = Path(root) if root is not None else cache_root()
-    target = root / f"tiny-video-llava-{BUILD_VERSION}"
-    if (target / "config.json").exists():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-video-llava-", dir=root))
-    try:
-        model, parts = build_tiny_video_llava()
-        model.save_pretrained(tmp)
-        parts.save_pretrained(tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """Path of the saved tiny model, built on first use (tiny_cache.saved_dir: private temp dir renamed into place)."""
+    return saved_dir("tiny-video-llava", BUILD_VERSION, build_tiny_video_llava, root)
 
 
 def load_tiny_video_llava(device=None, dtype=None, attn_implementation: str = "sdpa") -> Path:
@@ -122,12 +102,7 @@ def load_tiny_video_llava(device=None, dtype=None, attn_implementation: str = "s
 
 def config_tiny_video_llava():
     """The tiny model's VideoLlavaConfig without building weights (its saved config once built, else the recipe)."""
-    saved = cache_root() / f"tiny-video-llava-{BUILD_VERSION}"
-    if (saved / "config.json").exists():
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(str(saved))
-    return video_llava_config(build_tokenizer(), **TINY)
+    return saved_config("tiny-video-llava", BUILD_VERSION, lambda: video_llava_config(build_tokenizer(), **TINY))
 
 
 # Video-LLaVA-7B shapes (two CLIP-L/14-224 towers 24 x 1024, Vicuna-7B 32 x 4096/11008), for latency and memory only
