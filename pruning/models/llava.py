@@ -17,15 +17,14 @@ from typing import ClassVar
 import torch
 
 from pruning.models import pipeline
-from pruning.models.decoder_loop import DecoderLoop, Hook
+from pruning.models.adapter_base import AdapterBase
+from pruning.models.decoder_loop import Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
-from pruning.models.families import FAMILIES, model_spec
 from pruning.models.media import check_media, content_key, render_prompt, sample_key_tensor
 from pruning.models.sequence import Batch
 from pruning.models.timing import PhaseTimer
 from pruning.models.vision_attention import encode_clip
-from pruning.registry import strategy_class
-from pruning.types import Output, PrunePlan, Stage, VisionTokens
+from pruning.types import Output, PrunePlan, VisionTokens
 
 PROMPT = "USER: <image>\n{question} ASSISTANT:"  # what the llava-hf chat template renders for one image + question
 # llava-hf's LLaVA-1.5 conversation format, used when a checkpoint ships no chat template
@@ -49,10 +48,9 @@ class Prepared:
     vision_seconds: float
 
 
-class Llava:
+class Llava(AdapterBase):
     """LLaVA-1.5 via transformers. Encoder stage after the vision tower; decoder stage at layer K."""
 
-    supports: ClassVar[frozenset[Stage]] = frozenset({"encoder", "decoder"})
     select_strategy: ClassVar[str] = "default"  # vision_feature_select_strategy the encode path implements
 
     def __init__(self, model, processor, name: str):
@@ -60,32 +58,8 @@ class Llava:
         if not isinstance(cfg.vision_feature_layer, int) or cfg.vision_feature_select_strategy != self.select_strategy:
             raise NotImplementedError(f"only a single vision_feature_layer with select strategy "
                                       f"{self.select_strategy!r} ({type(self).__name__})")
-        self.model, self.processor, self.name = model.eval(), processor, name
-        self.config, self.text_config = cfg, cfg.text_config
-        self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
-        self.chat_template = getattr(processor, "chat_template", None) or CHAT_TEMPLATE
-        self.image_token_id = int(cfg.image_token_id)
-        self.spec = model_spec(cfg)  # from the family table: N, depth, heads, KV heads
+        self._setup(model, processor, name, CHAT_TEMPLATE)  # model, tokenizer, spec, loop, eos_ids, pad_id, ...
         self.num_visual_tokens = self.spec.tokens  # N: 576 for CLIP-L/14-336
-        p = next(model.parameters())
-        self.device, self.dtype = p.device, p.dtype
-        self.loop = DecoderLoop(model.model.language_model, model.lm_head, cfg.text_config._attn_implementation)
-        eos = model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
-
-    def __repr__(self) -> str:
-        return f"Llava({self.name!r}, device={self.device}, dtype={self.dtype})"
-
-    def supports_strategy(self, name: str) -> bool:
-        """Whether this adapter can run the registry strategy `name` (stage supported and wired)."""
-        try:
-            stage = strategy_class(name).stage
-        except (KeyError, ImportError):
-            return False
-        return (stage in self.supports and name in FAMILIES[self.config.model_type].strategies
-                and (stage == "encoder" or name in DECODER_HOOKS))
 
     # ---------------------------------------------------------------- vision
     @torch.no_grad()
@@ -110,9 +84,6 @@ class Llava:
         """The chat template over [image, question] with the generation prompt, tokenized (BOS added)."""
         ids = self.tokenizer(render_prompt(self.tokenizer, self.chat_template, question))["input_ids"]
         return torch.tensor(ids, dtype=torch.long, device=self.device)  # (L,)
-
-    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.model.model.language_model.embed_tokens(ids)
 
     def _check(self, prompts, plan, vision, images):
         if not isinstance(plan, PrunePlan):
@@ -174,25 +145,8 @@ class Llava:
         """Greedy answers to plain questions (template and image added here) under `plan`, one Output each."""
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
-        cuda = self.device.type == "cuda"
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
-        timer = PhaseTimer(self.device)
-        prep = self.prepare(prompts, plan, vision, images, sample_keys, timer)
-        batch = prep.batch
-        with timer.phase("prefill"):
-            state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
-        texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
-        timings = {"vision": prep.vision_seconds, **timer.seconds()}
-        peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
-        per_layer = state.kept_per_layer if prep.hooks else None
-        return [self._output(texts[b].strip(), prep.n_in, prep.lengths[b], batch.n_text[b], per_layer, timings, peak)
+        run = self._run(lambda timer: self.prepare(prompts, plan, vision, images, sample_keys, timer), max_new_tokens)
+        prep, texts = run.prep, run.texts
+        return [self._output(texts[b].strip(), prep.n_in, prep.lengths[b], prep.batch.n_text[b], run.kept_per_layer,
+                             run.timings, run.peak)
                 for b in range(len(texts))]
-
-    def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak) -> Output:
-        flops, kv, n_kept = pipeline.costs(self.text_config, n_in, n_kept, n_text, kept_per_layer, self.dtype.itemsize)
-        return Output(text=text, n_visual_in=n_in, n_visual_kept=n_kept, n_text=n_text, flops=flops, kv_bytes=kv,
-                      timings=dict(timings), kept_per_layer=list(kept_per_layer) if kept_per_layer else None,
-                      peak_mem_bytes=peak)

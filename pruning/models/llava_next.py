@@ -53,9 +53,6 @@ class LlavaNext(Llava):
         super().__init__(model, processor, name)
         self.newline = model.model.image_newline  # (D,) ends every row of the unpadded grid
 
-    def __repr__(self) -> str:
-        return f"LlavaNext({self.name!r}, device={self.device}, dtype={self.dtype})"
-
     # ---------------------------------------------------------------- vision
     @torch.no_grad()
     def encode(self, images: list) -> VisionTokens:
@@ -173,19 +170,8 @@ class LlavaNext(Llava):
         return outs
 
     def _generate(self, prompts, plan, vision, max_new_tokens, sample_keys) -> list[Output]:
-        cuda = self.device.type == "cuda"
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
-        timer = PhaseTimer(self.device)
-        prep = self.prepare(prompts, plan, vision, None, sample_keys, timer)
-        batch = prep.batch
-        with timer.phase("prefill"):
-            state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
-        texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
-        timings = {"vision": prep.vision_seconds, **timer.seconds()}
-        peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
-        per_layer = state.kept_per_layer if prep.hooks else None
-        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], batch.n_text[b], per_layer, timings, peak)
+        run = self._run(lambda timer: self.prepare(prompts, plan, vision, None, sample_keys, timer), max_new_tokens)
+        prep, texts = run.prep, run.texts
+        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], prep.batch.n_text[b], run.kept_per_layer,
+                             run.timings, run.peak)
                 for b in range(len(texts))]

@@ -47,9 +47,6 @@ class LlavaOnevision(LlavaNext):
         if not getattr(processor, "chat_template", None):
             self.chat_template = CHAT_TEMPLATE
 
-    def __repr__(self) -> str:
-        return f"LlavaOnevision({self.name!r}, device={self.device}, dtype={self.dtype})"
-
     # ---------------------------------------------------------------- vision
     @torch.no_grad()
     def encode(self, images: list) -> VisionTokens:

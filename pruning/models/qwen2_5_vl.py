@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
 from pruning.models import pipeline
-from pruning.models.decoder_loop import DecoderLoop, Hook
+from pruning.models.adapter_base import AdapterBase
+from pruning.models.decoder_loop import Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
-from pruning.models.families import FAMILIES, model_spec
+from pruning.models.families import FAMILIES
 from pruning.models.media import check_media, content_key, render_prompt, sample_key_tensor
 from pruning.models.model_options import split_options
 from pruning.models.qwen_importance import encode_qwen
 from pruning.models.sequence import Batch, image_span, splice
 from pruning.models.timing import PhaseTimer
-from pruning.registry import strategy_class
-from pruning.types import Output, PrunePlan, Stage, VisionTokens
+from pruning.types import Output, PrunePlan, VisionTokens
 
 
 @dataclass(frozen=True)
@@ -69,41 +68,15 @@ def apply_pixels(image_processor, options: dict[str, int]) -> None:
     image_processor.size = SizeDict(shortest_edge=int(lo), longest_edge=int(hi))
 
 
-class Qwen25VL:
+class Qwen25VL(AdapterBase):
     """Qwen2.5-VL via transformers. Encoder stage after the merger; decoder stage (FastV) at layer K."""
 
-    supports: ClassVar[frozenset[Stage]] = frozenset({"encoder", "decoder"})
-
     def __init__(self, model, processor, name: str):
-        cfg = model.config
-        self.model, self.processor, self.name = model.eval(), processor, name
-        self.config, self.text_config = cfg, cfg.text_config
-        self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
-        apply_pixels(self.image_processor, split_options(name)[1])
-        self.chat_template = getattr(processor, "chat_template", None) or self.tokenizer.chat_template
-        if not self.chat_template:
+        apply_pixels(processor.image_processor, split_options(name)[1])
+        if not (getattr(processor, "chat_template", None) or processor.tokenizer.chat_template):
             raise ValueError(f"{name}: the checkpoint has no chat template (chat_template.jinja / .json)")
-        self.image_token_id = int(cfg.image_token_id)
-        self.spec = model_spec(cfg)  # N varies (None); depth, heads, KV heads (GQA)
+        self._setup(model, processor, name, processor.tokenizer.chat_template)  # spec: N varies (None); GQA heads
         self.num_visual_tokens = None
-        p = next(model.parameters())
-        self.device, self.dtype = p.device, p.dtype
-        self.loop = DecoderLoop(model.model.language_model, model.lm_head, cfg.text_config._attn_implementation)
-        eos = model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
-
-    def __repr__(self) -> str:
-        return f"Qwen25VL({self.name!r}, device={self.device}, dtype={self.dtype})"
-
-    def supports_strategy(self, name: str) -> bool:
-        try:
-            stage = strategy_class(name).stage
-        except (KeyError, ImportError):
-            return False
-        return (stage in self.supports and name in FAMILIES[self.config.model_type].strategies
-                and (stage == "encoder" or name in DECODER_HOOKS))
 
     # ---------------------------------------------------------------- vision
     @torch.no_grad()
@@ -154,9 +127,6 @@ class Qwen25VL:
             return pos
         img = pos[:, start:start + layout.tokens].index_select(1, kept.to(pos.device))  # (3, T)
         return torch.cat([pos[:, :start], img, pos[:, start + layout.tokens:]], dim=1)
-
-    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.model.model.language_model.embed_tokens(ids)
 
     def _check(self, prompts, plan, vision, images):
         if not isinstance(plan, PrunePlan):
@@ -248,25 +218,8 @@ class Qwen25VL:
         return outs
 
     def _generate(self, prompts, plan, vision, max_new_tokens, sample_keys) -> list[Output]:
-        cuda = self.device.type == "cuda"
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
-        timer = PhaseTimer(self.device)
-        prep = self.prepare(prompts, plan, vision, None, sample_keys, timer)
-        batch = prep.batch
-        with timer.phase("prefill"):
-            state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
-        texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
-        timings = {"vision": prep.vision_seconds, **timer.seconds()}
-        peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
-        per_layer = state.kept_per_layer if prep.hooks else None
-        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], batch.n_text[b], per_layer, timings, peak)
+        run = self._run(lambda timer: self.prepare(prompts, plan, vision, None, sample_keys, timer), max_new_tokens)
+        prep, texts = run.prep, run.texts
+        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], prep.batch.n_text[b], run.kept_per_layer,
+                             run.timings, run.peak)
                 for b in range(len(texts))]
-
-    def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak) -> Output:
-        flops, kv, n_kept = pipeline.costs(self.text_config, n_in, n_kept, n_text, kept_per_layer, self.dtype.itemsize)
-        return Output(text=text, n_visual_in=n_in, n_visual_kept=n_kept, n_text=n_text, flops=flops, kv_bytes=kv,
-                      timings=dict(timings), kept_per_layer=list(kept_per_layer) if kept_per_layer else None,
-                      peak_mem_bytes=peak)

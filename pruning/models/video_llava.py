@@ -23,17 +23,17 @@ from typing import ClassVar
 import torch
 
 from pruning.models import pipeline
-from pruning.models.decoder_loop import DecoderLoop, Hook
+from pruning.models.adapter_base import AdapterBase
+from pruning.models.decoder_loop import Hook
 from pruning.models.decoder_prune import DECODER_HOOKS
-from pruning.models.families import FAMILIES, model_spec
+from pruning.models.families import FAMILIES
 from pruning.models.media import check_media, content_key, render_prompt, sample_key_tensor
 from pruning.models.sequence import Batch
 from pruning.models.timing import PhaseTimer
 from pruning.models.tiny_video_llava import CHAT_TEMPLATE, NUM_FRAMES
 from pruning.models.video_frames import join_frames, per_frame, sample_frames
 from pruning.models.vision_attention import encode_clip
-from pruning.registry import strategy_class
-from pruning.types import Output, PrunePlan, Stage, VisionTokens
+from pruning.types import Output, PrunePlan, VisionTokens
 
 
 @dataclass
@@ -50,43 +50,19 @@ class Prepared:
     vision_seconds: float
 
 
-class VideoLlava:
+class VideoLlava(AdapterBase):
     """Video-LLaVA via transformers. Encoder stage after the towers (joint over a video's frames); decoder
     stage at layer K over the whole visual run (8 x 257 for a video)."""
 
-    supports: ClassVar[frozenset[Stage]] = frozenset({"encoder", "decoder"})
     frames: ClassVar[int] = NUM_FRAMES
 
     def __init__(self, model, processor, name: str):
         cfg = model.config
         if not isinstance(cfg.vision_feature_layer, int) or cfg.vision_feature_select_strategy != "default":
             raise NotImplementedError("only a single vision_feature_layer with select strategy 'default' (Video-LLaVA)")
-        self.model, self.processor, self.name = model.eval(), processor, name
-        self.config, self.text_config = cfg, cfg.text_config
-        self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
-        self.chat_template = getattr(processor, "chat_template", None) or CHAT_TEMPLATE
-        self.image_token_id, self.video_token_id = int(cfg.image_token_id), int(cfg.video_token_id)
-        self.spec = model_spec(cfg)  # N = 8 x 256 per video, depth, heads, KV heads
+        self._setup(model, processor, name, CHAT_TEMPLATE)  # model, tokenizer, spec (N = 8 x 256 per video), loop, ...
+        self.video_token_id = int(cfg.video_token_id)
         self.num_visual_tokens = self.spec.tokens  # budget bound: 2048 patch tokens per video
-        p = next(model.parameters())
-        self.device, self.dtype = p.device, p.dtype
-        self.loop = DecoderLoop(model.model.language_model, model.lm_head, cfg.text_config._attn_implementation)
-        eos = model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
-
-    def __repr__(self) -> str:
-        return f"VideoLlava({self.name!r}, device={self.device}, dtype={self.dtype})"
-
-    def supports_strategy(self, name: str) -> bool:
-        """Whether this adapter can run the registry strategy `name` (stage supported and wired)."""
-        try:
-            stage = strategy_class(name).stage
-        except (KeyError, ImportError):
-            return False
-        return (stage in self.supports and name in FAMILIES[self.config.model_type].strategies
-                and (stage == "encoder" or name in DECODER_HOOKS))
 
     # ---------------------------------------------------------------- vision
     @torch.no_grad()
@@ -121,9 +97,6 @@ class VideoLlava:
         """The chat template over [image | video, question] with the generation prompt, tokenized (BOS added)."""
         ids = self.tokenizer(render_prompt(self.tokenizer, self.chat_template, question, media))["input_ids"]
         return torch.tensor(ids, dtype=torch.long, device=self.device)  # (L,)
-
-    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.model.model.language_model.embed_tokens(ids)
 
     def _project(self, features: torch.Tensor) -> torch.Tensor:
         return self.model.model.multi_modal_projector(features.to(self.dtype))  # (..., C) -> (..., D)
@@ -203,30 +176,12 @@ class VideoLlava:
         """Greedy answers to plain questions (template and image / video added here) under `plan`, one Output each."""
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
-        cuda = self.device.type == "cuda"
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
-        timer = PhaseTimer(self.device)
-        prep = self.prepare(prompts, plan, vision, images, sample_keys, timer)
-        batch = prep.batch
-        with timer.phase("prefill"):
-            state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
-        texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
-        timings = {"vision": prep.vision_seconds, **timer.seconds()}
-        peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
-        per_layer = state.kept_per_layer if prep.hooks else None
+        run = self._run(lambda timer: self.prepare(prompts, plan, vision, images, sample_keys, timer), max_new_tokens)
+        prep, texts = run.prep, run.texts
         frames = prep.kept_per_frame
-        kept = state.info.get("kept", {})
+        kept = run.state.info.get("kept", {})
         if prep.media == "video" and plan.strategy == "fastv" and kept:  # one prune layer: its kept indices
             frames = per_frame(next(iter(kept.values())), prep.n_in // self.frames, self.frames)
-        return [self._output(texts[b].strip(), prep.n_in, prep.lengths[b], batch.n_text[b], per_layer, timings, peak,
-                             frames[b] if frames is not None else None)
+        return [self._output(texts[b].strip(), prep.n_in, prep.lengths[b], prep.batch.n_text[b], run.kept_per_layer,
+                             run.timings, run.peak, kept_per_frame=frames[b] if frames is not None else None)
                 for b in range(len(texts))]
-
-    def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak, kept_per_frame) -> Output:
-        flops, kv, n_kept = pipeline.costs(self.text_config, n_in, n_kept, n_text, kept_per_layer, self.dtype.itemsize)
-        return Output(text=text, n_visual_in=n_in, n_visual_kept=n_kept, n_text=n_text, flops=flops, kv_bytes=kv,
-                      timings=dict(timings), kept_per_layer=list(kept_per_layer) if kept_per_layer else None,
-                      peak_mem_bytes=peak, kept_per_frame=kept_per_frame)

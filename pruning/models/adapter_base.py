@@ -1,0 +1,98 @@
+"""What every adapter shares (llava.py, video_llava.py, qwen2_5_vl.py; llava_next.py and llava_onevision.py
+through Llava): the setup from a transformers model and its processor or Parts, `supports_strategy`, the
+prefill + greedy decode of a prepared batch on the shared DecoderLoop, and the Output with its costs.
+
+Each family keeps its own encode / prepare (importance signal, how a selection maps back into the sequence).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+import torch
+
+from pruning.models import pipeline
+from pruning.models.decoder_loop import DecoderLoop
+from pruning.models.decoder_prune import DECODER_HOOKS
+from pruning.models.families import FAMILIES, model_spec
+from pruning.models.timing import PhaseTimer
+from pruning.registry import strategy_class
+from pruning.types import Output, Stage
+
+
+@dataclass
+class Generated:
+    """One batch through prefill and greedy decoding."""
+
+    prep: Any  # the family's Prepared (embeds, batch, hooks, lengths, n_in, vision_seconds, ...)
+    state: Any  # DecoderLoop state after decoding (kept_per_layer, info)
+    texts: list[str]  # decoded answers, not yet stripped
+    timings: dict[str, float]  # seconds per phase: vision, select, prefill, decode
+    peak: int | None  # peak CUDA bytes over the call (None on CPU)
+    kept_per_layer: list[int] | None  # decoder-stage plans only
+
+
+class AdapterBase:
+    """Setup and the generate tail of an adapter; subclasses call `_setup` from their __init__."""
+
+    supports: ClassVar[frozenset[Stage]] = frozenset({"encoder", "decoder"})
+
+    def _setup(self, model, processor, name: str, chat_template: str | None) -> None:
+        """The unmodified transformers parts and the shared decoding state. `processor` is a processor or Parts;
+        its own chat template wins over `chat_template` (the family's fallback)."""
+        cfg = model.config
+        self.model, self.processor, self.name = model.eval(), processor, name
+        self.config, self.text_config = cfg, cfg.text_config
+        self.tokenizer, self.image_processor = processor.tokenizer, processor.image_processor
+        self.chat_template = getattr(processor, "chat_template", None) or chat_template
+        self.image_token_id = int(cfg.image_token_id)
+        self.spec = model_spec(cfg)  # from the family table: N, depth, heads, KV heads
+        p = next(model.parameters())
+        self.device, self.dtype = p.device, p.dtype
+        self.loop = DecoderLoop(model.model.language_model, model.lm_head, cfg.text_config._attn_implementation)
+        eos = model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos])
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, device={self.device}, dtype={self.dtype})"
+
+    def supports_strategy(self, name: str) -> bool:
+        """Whether this adapter can run the registry strategy `name` (stage supported and wired)."""
+        try:
+            stage = strategy_class(name).stage
+        except (KeyError, ImportError):
+            return False
+        return (stage in self.supports and name in FAMILIES[self.config.model_type].strategies
+                and (stage == "encoder" or name in DECODER_HOOKS))
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.model.language_model.embed_tokens(ids)
+
+    def _run(self, prepare: Callable[[PhaseTimer], Any], max_new_tokens: int) -> Generated:
+        """prepare(timer) -> the family's Prepared, then prefill and greedy decoding on the shared loop; peak
+        CUDA memory is measured over the whole call."""
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+        timer = PhaseTimer(self.device)
+        prep = prepare(timer)
+        batch = prep.batch
+        with timer.phase("prefill"):
+            state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
+        with timer.phase("decode"):
+            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
+        texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
+        timings = {"vision": prep.vision_seconds, **timer.seconds()}
+        peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
+        per_layer = state.kept_per_layer if prep.hooks else None
+        return Generated(prep=prep, state=state, texts=texts, timings=timings, peak=peak, kept_per_layer=per_layer)
+
+    def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak, **fields) -> Output:
+        """One Output with its FLOPs and KV bytes from the spec (pipeline.costs); `fields`: family extras
+        (kept_per_frame)."""
+        flops, kv, n_kept = pipeline.costs(self.text_config, n_in, n_kept, n_text, kept_per_layer, self.dtype.itemsize)
+        return Output(text=text, n_visual_in=n_in, n_visual_kept=n_kept, n_text=n_text, flops=flops, kv_bytes=kv,
+                      timings=dict(timings), kept_per_layer=list(kept_per_layer) if kept_per_layer else None,
+                      peak_mem_bytes=peak, **fields)
