@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pruning.models.tiny import corpus
 from pruning.models.tiny_cache import saved_config, saved_dir
+from pruning.models.tiny_tokenizer import bpe_tokenizer
 
 BUILD_VERSION = "v2"  # bump when the recipe below changes, so stale caches are rebuilt
 NAME = "tiny-llava-onevision"
@@ -39,17 +40,8 @@ TINY = dict(vision_width=64, vision_layers=2, vision_heads=4, vision_ffn=128, wi
 
 def build_tokenizer():
     """A deterministic byte-level BPE with Qwen2's special tokens, wrapped as a transformers fast tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus() + ["user", "assistant", "system", " user\n", "assistant\n"], trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   padding_side="left", model_max_length=32768)
+    return bpe_tokenizer(corpus() + ["user", "assistant", "system", " user\n", "assistant\n"], SPECIAL,
+                         eos="<|im_end|>", pad="<|endoftext|>", model_max_length=32768)
 
 
 def build_image_processor():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pruning.models.tiny import corpus
 from pruning.models.tiny_cache import saved_config, saved_dir
+from pruning.models.tiny_tokenizer import bpe_tokenizer
 
 BUILD_VERSION = "v1"  # bump when the recipe changes, so stale caches are rebuilt
 NAME = "tiny-qwen2.5-vl"
@@ -41,17 +42,8 @@ TINY = dict(vision_width=32, vision_depth=4, vision_heads=2, vision_ffn=64, full
 
 def build_tokenizer():
     """A deterministic byte-level BPE with Qwen2's special tokens (no BOS, like Qwen2), as a fast tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus() + ["system user assistant You are a helpful assistant."], trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   padding_side="left", model_max_length=32768)
+    return bpe_tokenizer(corpus() + ["system user assistant You are a helpful assistant."], SPECIAL,
+                         eos="<|im_end|>", pad="<|endoftext|>", model_max_length=32768)
 
 
 def build_image_processor(min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS):

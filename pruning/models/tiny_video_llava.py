@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pruning.models.tiny import corpus
 from pruning.models.tiny_cache import saved_config, saved_dir
+from pruning.models.tiny_tokenizer import bpe_tokenizer
 
 BUILD_VERSION = "v1"  # bump when the recipe below changes, so stale caches are rebuilt
 NUM_FRAMES = 8        # frames per video, as Video-LLaVA samples them (linspace(0, F-1, 8))
@@ -32,19 +33,7 @@ TINY = dict(vision_width=64, vision_layers=4, vision_heads=4, vision_ffn=128, wi
 
 def build_tokenizer():
     """A deterministic byte-level BPE over tiny.py's corpus with Video-LLaVA's special tokens (<image>, <video>)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus(), trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                   pad_token="<pad>", padding_side="left", model_max_length=4096)
+    return bpe_tokenizer(corpus(), SPECIAL, bos="<s>", eos="</s>", unk="<unk>", pad="<pad>", model_max_length=4096)
 
 
 def build_parts(tokenizer=None):
