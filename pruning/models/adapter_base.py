@@ -89,10 +89,10 @@ class AdapterBase:
         per_layer = state.kept_per_layer if prep.hooks else None
         return Generated(prep=prep, state=state, texts=texts, timings=timings, peak=peak, kept_per_layer=per_layer)
 
-    def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak, **fields) -> Output:
-        """One Output with its FLOPs and KV bytes from the spec (pipeline.costs); `fields`: family extras
-        (kept_per_frame)."""
+    def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak, kept_per_frame=None) -> Output:
+        """One Output with its FLOPs and KV bytes from the spec (pipeline.costs); kept_per_frame: videos only.
+        jobs/bench_video_llava.py calls it with all eight arguments positionally."""
         flops, kv, n_kept = pipeline.costs(self.text_config, n_in, n_kept, n_text, kept_per_layer, self.dtype.itemsize)
         return Output(text=text, n_visual_in=n_in, n_visual_kept=n_kept, n_text=n_text, flops=flops, kv_bytes=kv,
                       timings=dict(timings), kept_per_layer=list(kept_per_layer) if kept_per_layer else None,
-                      peak_mem_bytes=peak, **fields)
+                      peak_mem_bytes=peak, kept_per_frame=kept_per_frame)
