@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
+from jobs.bench_timing import time_plan, time_vision
 from jobs.machine import describe
 from jobs.perf_doc import write_section
 from pruning import PrunePlan
 from pruning.accounting import prefill_flops
-from pruning.models.timing import PhaseTimer
 
 SECTION = "## LLaVA latency and memory"
 BUDGETS = [576, 432, 288, 144, 58, 29]
@@ -56,36 +56,17 @@ def images(n: int) -> list:
 
 
 def run_once(vlm, plan: PrunePlan, vision, B: int, new_tokens: int) -> dict:
-    cuda = vlm.device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(vlm.device)
-    timer = PhaseTimer(vlm.device)
-    with torch.no_grad():
-        prep = vlm.prepare([QUESTION] * B, plan, vision=vision, timer=timer)
-        b = prep.batch
-        with timer.phase("prefill"):
-            state = vlm.loop.prefill(prep.embeds, b.valid, b.pos, b.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            vlm.loop.greedy(state, vlm._embed, new_tokens, set(), vlm.pad_id)
-    sec = timer.seconds()
+    prep, state, sec, peak = time_plan(vlm, [QUESTION] * B, plan, vision, new_tokens)
+    b = prep.batch
     kept = state.kept_per_layer[-1] if prep.hooks else prep.lengths[0]
     return dict(select=sec["select"], prefill=sec["prefill"], decode=sec["decode"], kept=kept,
-                n_text=b.n_text[0], kept_per_layer=state.kept_per_layer,
-                peak=int(torch.cuda.max_memory_allocated(vlm.device)) if cuda else None)
+                n_text=b.n_text[0], kept_per_layer=state.kept_per_layer, peak=peak)
 
 
 def measure(vlm, B: int, plan_list: list[PrunePlan], args) -> list[dict]:
     rows = []
     imgs = images(B)
-    vision_times = []
-    for i in range(args.warmup + args.repeats):
-        timer = PhaseTimer(vlm.device)
-        with timer.phase("vision"):
-            vision = vlm.encode(imgs)
-        if i >= args.warmup:
-            vision_times.append(timer.seconds()["vision"])
-    t_vision = min(vision_times)
+    vision, t_vision = time_vision(vlm, imgs, args.warmup, args.repeats)
     for plan in plan_list:
         runs = [run_once(vlm, plan, vision, B, args.new_tokens) for _ in range(args.warmup + args.repeats)][args.warmup:]
         # min over repeats: on a shared machine the least contended run is the best estimate of the cost

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
+from jobs.bench_timing import time_plan, time_vision
 from jobs.machine import describe
 from jobs.perf_doc import write_section
 from pruning import PrunePlan
-from pruning.models.timing import PhaseTimer
 
 SECTION = "## Video-LLaVA latency and memory"
 BUDGETS = [455, 227, 114]
@@ -56,42 +56,25 @@ def videos(n: int, frames: int = 8) -> list:
 
 
 def run_once(vlm, plan: PrunePlan, vision, B: int, new_tokens: int) -> dict:
-    cuda = vlm.device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(vlm.device)
-    timer = PhaseTimer(vlm.device)
-    with torch.no_grad():
-        prep = vlm.prepare([QUESTION] * B, plan, vision=vision, timer=timer)
-        b = prep.batch
-        with timer.phase("prefill"):
-            state = vlm.loop.prefill(prep.embeds, b.valid, b.pos, b.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            vlm.loop.greedy(state, vlm._embed, new_tokens, set(), vlm.pad_id)
-    sec = timer.seconds()
+    prep, state, sec, peak = time_plan(vlm, [QUESTION] * B, plan, vision, new_tokens)
+    b = prep.batch
     out = vlm._output("", prep.n_in, prep.lengths[0], b.n_text[0], state.kept_per_layer if prep.hooks else None, {},
                       None, None)
     return dict(select=sec["select"], prefill=sec["prefill"], decode=sec["decode"], kept=out.n_visual_kept,
-                flops=out.flops, peak=int(torch.cuda.max_memory_allocated(vlm.device)) if cuda else None)
+                flops=out.flops, peak=peak)
 
 
 def measure(vlm, B: int, budgets: list[int], args) -> list[dict]:
     clips = videos(B)
-    vision_times = []
-    for i in range(args.warmup + args.repeats):
-        timer = PhaseTimer(vlm.device)
-        with timer.phase("vision"):
-            vision = vlm.encode(clips)
-        if i >= args.warmup:
-            vision_times.append(timer.seconds()["vision"])
+    vision, t_vision = time_vision(vlm, clips, args.warmup, args.repeats)
     plans = ([PrunePlan("keep_all")] + [PrunePlan("vispruner", T, {"ratio": 0.5}) for T in budgets]
              + [PrunePlan("fastv", T, {"layer": 2}) for T in budgets])
     rows = []
     for plan in plans:
         runs = [run_once(vlm, plan, vision, B, args.new_tokens) for _ in range(args.warmup + args.repeats)][args.warmup:]
         best = {k: min(r[k] for r in runs) for k in ("select", "prefill", "decode")}
-        rows.append(dict(B=B, plan=plan.label, kept=runs[0]["kept"], flops=runs[0]["flops"], vision=min(vision_times),
-                         **best, e2e=min(vision_times) + sum(best.values()),
+        rows.append(dict(B=B, plan=plan.label, kept=runs[0]["kept"], flops=runs[0]["flops"], vision=t_vision,
+                         **best, e2e=t_vision + sum(best.values()),
                          peak=max((r["peak"] or 0) for r in runs) or None))
         print(f"B={B} {plan.label:22s} kept={rows[-1]['kept']:<5d} prefill={best['prefill'] * 1e3:9.2f} ms", flush=True)
     return rows
