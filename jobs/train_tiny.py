@@ -35,12 +35,15 @@ import torch.nn.functional as F  # noqa: E402
 from tqdm import tqdm  # noqa: E402  (a transformers dependency)
 
 from jobs.tiny_qa import N_CLASSES, Packer, cell_labels, image, patch_cells, questions, scene  # noqa: E402
-from pruning.models.tiny import build_processor, llava_config  # noqa: E402
+from pruning.models.tiny import build_processor, build_tokenizer, llava_config  # noqa: E402
 from pruning.models.vision_attention import encode_clip, feature_index, run_tower  # noqa: E402
-from sweeps.benchmarks.shapes import GRID, generate_rows  # noqa: E402
+from sweeps.benchmarks.shapes import GRID, PLURAL, generate_rows  # noqa: E402
 
 HELDOUT_SEED = 9  # shapes benchmark seed for the held-out log (training scenes use string seeds, never these)
 CELLS = GRID * GRID
+# The shape names as whole tokens (the generic tiny tokenizer splits "square" into " s|q|u|are"): a question's
+# object must be one token the LLM can attend to by content, as it would be in a real Llama vocabulary.
+SHAPE_WORDS = tuple(w for s, p in PLURAL.items() for w in (s, p))
 WIDTHS = dict(vision_width=64, vision_layers=3, vision_heads=4, vision_ffn=128,
               width=64, layers=2, heads=4, ffn=172, init_range=0.02)
 
@@ -113,9 +116,11 @@ def stage1(model, processor, a, out: Path, log: Log, dev) -> None:
     tower = model.model.vision_tower
     C, L = tower.config.hidden_size, tower.config.num_hidden_layers
     h = feature_index(model.config.vision_feature_layer, L)
-    heads = nn.ModuleDict({"cls_last": nn.Sequential(nn.LayerNorm(C), nn.Linear(C, CELLS * N_CLASSES)),
-                           "cls_feat": nn.Sequential(nn.LayerNorm(C), nn.Linear(C, CELLS * N_CLASSES)),
-                           "patch": nn.Sequential(nn.LayerNorm(C), nn.Linear(C, N_CLASSES + CELLS))}).to(dev)
+    with torch.random.fork_rng(devices=[]):  # heads seeded apart from the LLM's init: stage 1 is the same for any LLM size
+        torch.manual_seed(a.seed)
+        heads = nn.ModuleDict({"cls_last": nn.Sequential(nn.LayerNorm(C), nn.Linear(C, CELLS * N_CLASSES)),
+                               "cls_feat": nn.Sequential(nn.LayerNorm(C), nn.Linear(C, CELLS * N_CLASSES)),
+                               "patch": nn.Sequential(nn.LayerNorm(C), nn.Linear(C, N_CLASSES + CELLS))}).to(dev)
     params = list(tower.parameters()) + list(heads.parameters())
     opt = torch.optim.AdamW(params, lr=a.lr1, weight_decay=0.01)
     ck, start = out / "stage1.pt", 0
@@ -279,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr2", type=float, default=4e-3)
     ap.add_argument("--llm-width", type=int, default=WIDTHS["width"], help="Llama hidden size")
     ap.add_argument("--llm-ffn", type=int, default=WIDTHS["ffn"], help="Llama FFN size")
+    ap.add_argument("--llm-layers", type=int, default=WIDTHS["layers"], help="Llama decoder layers")
     ap.add_argument("--pool", type=int, default=1500, help="stage-2 images (features cached)")
     ap.add_argument("--heldout", type=int, default=96, help="held-out rows of shapes seed 9 logged during training")
     ap.add_argument("--eval-every1", type=int, default=30)
@@ -299,12 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    widths = {**WIDTHS, "width": a.llm_width, "ffn": a.llm_ffn}
+    widths = {**WIDTHS, "width": a.llm_width, "ffn": a.llm_ffn, "layers": a.llm_layers}
     params = {k: v for k, v in vars(a).items() if k not in ("out", "ship", "device", "stop_after", "export_on_stop")} | {"widths": json.dumps(widths)}
     log, t0 = Log(out, params), time.time()
     from transformers import LlavaForConditionalGeneration
 
-    processor = build_processor()
+    processor = build_processor(build_tokenizer(SHAPE_WORDS))
     torch.manual_seed(a.seed)
     model = LlavaForConditionalGeneration(llava_config(processor.tokenizer, **widths)).to(dev)
     try:

@@ -40,10 +40,11 @@ _PHRASES = [
 ]
 
 
-def corpus() -> list[str]:
-    lines = [" ".join(_WORDS), " ".join(w.capitalize() for w in _WORDS)] + _WORDS * 3  # bare words: line-initial form
+def corpus(extra_words: tuple[str, ...] = ()) -> list[str]:
+    words = list(_WORDS) + [w for w in extra_words if w not in _WORDS]
+    lines = [" ".join(words), " ".join(w.capitalize() for w in words)] + words * 3  # bare words: line-initial form
     for p in _PHRASES:
-        lines += [p.format(w) for w in _WORDS]
+        lines += [p.format(w) for w in words]
     return lines
 
 
@@ -51,8 +52,9 @@ def cache_root() -> Path:
     return Path(os.environ.get("VISSWEEP_CACHE") or Path.home() / ".cache" / "vissweep")
 
 
-def build_tokenizer():
-    """A deterministic byte-level BPE (no unknown inputs) wrapped as a transformers fast tokenizer."""
+def build_tokenizer(extra_words: tuple[str, ...] = ()):
+    """A deterministic byte-level BPE (no unknown inputs) wrapped as a transformers fast tokenizer; extra_words
+    join the corpus (a trained model's domain vocabulary, e.g. tiny-llava-shapes' shape names, as whole tokens)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -61,7 +63,7 @@ def build_tokenizer():
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIAL, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus(), trainer)
+    tok.train_from_iterator(corpus(extra_words), trainer)
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
                                                        special_tokens=[("<s>", tok.token_to_id("<s>"))])
     # "<image>" is already a special added token of `tok` (trainer special_tokens): found by the processor,
