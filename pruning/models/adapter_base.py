@@ -1,6 +1,7 @@
 """What every adapter shares (llava.py, video_llava.py, qwen2_5_vl.py; llava_next.py and llava_onevision.py
-through Llava): the setup from a transformers model and its processor or Parts, `supports_strategy`, the
-prefill + greedy decode of a prepared batch on the shared DecoderLoop, and the Output with its costs.
+through Llava): the setup from a transformers model and its processor or Parts, `supports_strategy`, the checks
+of a generate call (plan, refusal with the family's reason, T <= N, prompts, vision), the prefill + greedy
+decode of a prepared batch on the shared DecoderLoop, and the Output with its costs.
 
 Each family keeps its own encode / prepare (importance signal, how a selection maps back into the sequence).
 """
@@ -17,7 +18,7 @@ from pruning.models.decoder_prune import DECODER_HOOKS
 from pruning.models.families import FAMILIES, model_spec
 from pruning.models.timing import PhaseTimer
 from pruning.registry import strategy_class
-from pruning.types import Output, Stage
+from pruning.types import Output, PrunePlan, Stage
 
 
 @dataclass
@@ -66,6 +67,31 @@ class AdapterBase:
             return False
         return (stage in self.supports and name in FAMILIES[self.config.model_type].strategies
                 and (stage == "encoder" or name in DECODER_HOOKS))
+
+    def _check(self, prompts, plan, vision, media):
+        """The plan built (did-you-mean on bad names), refused with the family's reason when this adapter cannot
+        run it, T bounded by N (when N is fixed), and the VisionTokens for `prompts` (encoded here from `media`
+        when not given). Returns (strategy, vision)."""
+        if not isinstance(plan, PrunePlan):
+            raise TypeError(f"plan must be a pruning.PrunePlan, got {type(plan).__name__}")
+        strategy = plan.build()  # unknown names / parameters fail here with did-you-mean
+        if not self.supports_strategy(plan.strategy):
+            why = FAMILIES[self.config.model_type].unsupported.get(plan.strategy)
+            raise ValueError(f"{self.name}: strategy {plan.strategy!r} ({strategy.stage} stage) is not supported by "
+                             f"this model{f': {why}' if why else ''}")
+        n = self.num_visual_tokens  # None: N varies per image (Qwen2.5-VL)
+        if plan.budget is not None and n is not None and plan.budget > n:
+            raise ValueError(f"budget T={plan.budget} exceeds the {n} visual tokens of {self.name}")
+        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
+            raise TypeError("prompts must be a non-empty list of question strings")
+        if vision is None:
+            if media is None:
+                raise ValueError("generate needs vision= (from encode) or images=")
+            vision = self.encode(media)
+        if vision.num_samples != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but vision holds {vision.num_samples} "
+                             f"{vision.extra.get('media', 'image')}s")
+        return strategy, vision
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.model.language_model.embed_tokens(ids)

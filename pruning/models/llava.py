@@ -85,25 +85,6 @@ class Llava(AdapterBase):
         ids = self.tokenizer(render_prompt(self.tokenizer, self.chat_template, question))["input_ids"]
         return torch.tensor(ids, dtype=torch.long, device=self.device)  # (L,)
 
-    def _check(self, prompts, plan, vision, images):
-        if not isinstance(plan, PrunePlan):
-            raise TypeError(f"plan must be a pruning.PrunePlan, got {type(plan).__name__}")
-        strategy = plan.build()  # unknown names / parameters fail here with did-you-mean
-        stage = strategy.stage
-        if stage not in self.supports or (stage == "decoder" and plan.strategy not in DECODER_HOOKS):
-            raise ValueError(f"{self.name}: strategy {plan.strategy!r} ({stage} stage) is not supported by this model")
-        if plan.budget is not None and plan.budget > self.num_visual_tokens:
-            raise ValueError(f"budget T={plan.budget} exceeds the {self.num_visual_tokens} visual tokens of {self.name}")
-        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
-            raise TypeError("prompts must be a non-empty list of question strings")
-        if vision is None:
-            if images is None:
-                raise ValueError("generate needs vision= (from encode) or images=")
-            vision = self.encode(images)
-        if vision.num_samples != len(prompts):
-            raise ValueError(f"{len(prompts)} prompts but vision holds {vision.num_samples} images")
-        return strategy, vision
-
     # ---------------------------------------------------------------- generate
     @torch.no_grad()
     def prepare(self, prompts: list[str], plan: PrunePlan, vision: VisionTokens | None = None,

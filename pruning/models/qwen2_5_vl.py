@@ -129,21 +129,7 @@ class Qwen25VL(AdapterBase):
         return torch.cat([pos[:, :start], img, pos[:, start + layout.tokens:]], dim=1)
 
     def _check(self, prompts, plan, vision, images):
-        if not isinstance(plan, PrunePlan):
-            raise TypeError(f"plan must be a pruning.PrunePlan, got {type(plan).__name__}")
-        strategy = plan.build()
-        stage = strategy.stage
-        if not self.supports_strategy(plan.strategy):
-            why = FAMILIES[self.config.model_type].unsupported.get(plan.strategy, "not wired for this family")
-            raise ValueError(f"{self.name}: strategy {plan.strategy!r} ({stage} stage) is not supported: {why}")
-        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
-            raise TypeError("prompts must be a non-empty list of question strings")
-        if vision is None:
-            if images is None:
-                raise ValueError("generate needs vision= (from encode) or images=")
-            vision = self.encode(images)
-        if vision.num_samples != len(prompts):
-            raise ValueError(f"{len(prompts)} prompts but vision holds {vision.num_samples} images")
+        strategy, vision = super()._check(prompts, plan, vision, images)
         if vision.layouts is None or vision.row_sample is not None:
             raise ValueError("vision must come from this adapter's encode (one row per image, with its grid)")
         return strategy, vision

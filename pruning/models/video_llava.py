@@ -101,26 +101,6 @@ class VideoLlava(AdapterBase):
     def _project(self, features: torch.Tensor) -> torch.Tensor:
         return self.model.model.multi_modal_projector(features.to(self.dtype))  # (..., C) -> (..., D)
 
-    def _check(self, prompts, plan, vision, media):
-        if not isinstance(plan, PrunePlan):
-            raise TypeError(f"plan must be a pruning.PrunePlan, got {type(plan).__name__}")
-        strategy = plan.build()  # unknown names / parameters fail here with did-you-mean
-        stage = strategy.stage
-        if not self.supports_strategy(plan.strategy):
-            raise ValueError(f"{self.name}: strategy {plan.strategy!r} ({stage} stage) is not supported by this model")
-        if plan.budget is not None and plan.budget > self.num_visual_tokens:
-            raise ValueError(f"budget T={plan.budget} exceeds the {self.num_visual_tokens} visual tokens of {self.name}")
-        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
-            raise TypeError("prompts must be a non-empty list of question strings")
-        if vision is None:
-            if media is None:
-                raise ValueError("generate needs vision= (from encode) or images=")
-            vision = self.encode(media)
-        if vision.num_samples != len(prompts):
-            raise ValueError(f"{len(prompts)} prompts but vision holds {vision.num_samples} "
-                             f"{vision.extra.get('media', 'image')}s")
-        return strategy, vision
-
     def _full_run(self, vision: VisionTokens, projected: torch.Tensor, video: bool) -> torch.Tensor:
         """(S, n_in, D): the visual run transformers passes, per sample: per frame [CLS] then its 256 patches for
         a video (get_video_features keeps [CLS]), the 256 patches for an image."""
