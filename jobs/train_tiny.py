@@ -44,8 +44,11 @@ CELLS = GRID * GRID
 # The shape names as whole tokens (the generic tiny tokenizer splits "square" into " s|q|u|are"): a question's
 # object must be one token the LLM can attend to by content, as it would be in a real Llama vocabulary.
 SHAPE_WORDS = tuple(w for s, p in PLURAL.items() for w in (s, p))
+# The Llama has 2 heads of 64 (head dim 32) and RoPE base 1e6: with head dim 16 and base 10,000 (4 heads), only
+# two frequency pairs per head rotate slowly enough across the 576 image positions for a question token to pick
+# patches by content ("the square"), and colour/existence answers stalled at 0.3-0.7 (docs/TINY_LLAVA_SHAPES.md).
 WIDTHS = dict(vision_width=64, vision_layers=3, vision_heads=4, vision_ffn=128,
-              width=64, layers=2, heads=4, ffn=172, init_range=0.02)
+              width=64, layers=2, heads=2, ffn=172, init_range=0.02, rope_theta=1e6)
 
 
 class Log:
@@ -275,21 +278,23 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default="runs/tiny-llava-shapes", help="run dir: checkpoints, metrics.jsonl, final/")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="default: cuda when available, else cpu")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    ap.add_argument("--steps1", type=int, default=120)
-    ap.add_argument("--batch1", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (results are deterministic per thread count)")
+    ap.add_argument("--steps1", type=int, default=1200)
+    ap.add_argument("--batch1", type=int, default=16)
     ap.add_argument("--lr1", type=float, default=3e-3)
-    ap.add_argument("--steps2", type=int, default=300)
-    ap.add_argument("--batch2", type=int, default=6)
-    ap.add_argument("--lr2", type=float, default=4e-3)
+    ap.add_argument("--steps2", type=int, default=5000)
+    ap.add_argument("--batch2", type=int, default=8)
+    ap.add_argument("--lr2", type=float, default=3e-3)
     ap.add_argument("--llm-width", type=int, default=WIDTHS["width"], help="Llama hidden size")
     ap.add_argument("--llm-ffn", type=int, default=WIDTHS["ffn"], help="Llama FFN size")
     ap.add_argument("--llm-layers", type=int, default=WIDTHS["layers"], help="Llama decoder layers")
-    ap.add_argument("--pool", type=int, default=1500, help="stage-2 images (features cached)")
+    ap.add_argument("--llm-heads", type=int, default=WIDTHS["heads"], help="Llama attention heads (head dim = width / heads)")
+    ap.add_argument("--rope-theta", type=float, default=WIDTHS["rope_theta"], help="Llama RoPE base")
+    ap.add_argument("--pool", type=int, default=6000, help="stage-2 images (features cached)")
     ap.add_argument("--heldout", type=int, default=96, help="held-out rows of shapes seed 9 logged during training")
-    ap.add_argument("--eval-every1", type=int, default=30)
-    ap.add_argument("--eval-every2", type=int, default=50)
-    ap.add_argument("--ckpt-every", type=int, default=20)
+    ap.add_argument("--eval-every1", type=int, default=100)
+    ap.add_argument("--eval-every2", type=int, default=250)
+    ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--stop-after", type=int, default=0, help="stop after this many optimizer steps (checkpointed); "
                     "rerunning the same command resumes")
     ap.add_argument("--export-on-stop", action="store_true", help="with --stop-after: also write final/ from the "
@@ -305,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    widths = {**WIDTHS, "width": a.llm_width, "ffn": a.llm_ffn, "layers": a.llm_layers}
+    widths = {**WIDTHS, "width": a.llm_width, "ffn": a.llm_ffn, "layers": a.llm_layers, "heads": a.llm_heads,
+              "rope_theta": a.rope_theta}
     params = {k: v for k, v in vars(a).items() if k not in ("out", "ship", "device", "stop_after", "export_on_stop")} | {"widths": json.dumps(widths)}
     log, t0 = Log(out, params), time.time()
     from transformers import LlavaForConditionalGeneration

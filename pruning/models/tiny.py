@@ -84,8 +84,9 @@ def build_processor(tokenizer=None):
 
 def llava_config(tokenizer, *, vision_width: int, vision_layers: int, vision_heads: int, vision_ffn: int,
                  width: int, layers: int, heads: int, ffn: int, vocab_size: int | None = None,
-                 init_range: float = 0.02):
-    """A LlavaConfig with CLIP-L/14-336 geometry (576 patches) and the given widths."""
+                 init_range: float = 0.02, rope_theta: float | None = None):
+    """A LlavaConfig with CLIP-L/14-336 geometry (576 patches) and the given widths (RoPE base: Llama's
+    default 10,000 unless rope_theta is given)."""
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
 
     vision = CLIPVisionConfig(hidden_size=vision_width, intermediate_size=vision_ffn, num_hidden_layers=vision_layers,
@@ -94,7 +95,8 @@ def llava_config(tokenizer, *, vision_width: int, vision_layers: int, vision_hea
     text = LlamaConfig(hidden_size=width, intermediate_size=ffn, num_hidden_layers=layers, num_attention_heads=heads,
                        num_key_value_heads=heads, vocab_size=vocab_size or len(tokenizer), max_position_embeddings=4096,
                        rms_norm_eps=1e-5, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                       pad_token_id=tokenizer.pad_token_id, initializer_range=init_range, tie_word_embeddings=False)
+                       pad_token_id=tokenizer.pad_token_id, initializer_range=init_range, tie_word_embeddings=False,
+                       **({"rope_parameters": {"rope_type": "default", "rope_theta": rope_theta}} if rope_theta else {}))
     return LlavaConfig(vision_config=vision, text_config=text, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
                        vision_feature_layer=-2, vision_feature_select_strategy="default",
                        projector_hidden_act="gelu", image_seq_length=576, tie_word_embeddings=False)

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-POINT = "fastv/T64/layer=1"
-WEAKENED = "fastv/T8/layer=1"       # the regression: FastV's budget cut from 64 to 8 tokens, in the config only
+POINT = "fastv/T192/layer=1"
+WEAKENED = "fastv/T8/layer=1"       # the regression: FastV's budget cut from 192 to 8 tokens, in the config only
 pytestmark = pytest.mark.slow
 
 
@@ -20,7 +20,7 @@ def _config(env: Path, name: str, fastv_budget: int) -> Path:
     cfg = yaml.safe_load((ROOT / "sweeps/configs/nightly_lite.yaml").read_text())
     assert cfg["models"] == ["tiny-llava-shapes"]
     fastv = next(g for g in cfg["grid"] if g["strategy"] == "fastv")
-    assert fastv["budget"] == [64] and fastv["layer"] == 1
+    assert fastv["budget"] == [192] and fastv["layer"] == 1
     fastv["budget"] = [fastv_budget]                                # the only change: one strategy's config
     cfg["mlflow"] = {"experiment": "nightly-shapes-test"}
     path = env / name
@@ -42,7 +42,7 @@ def nightly(env, config, sweep_id):
 def runs(tmp_path_factory):
     env = tmp_path_factory.mktemp("nightly-shapes")
     (env / "thresholds.yaml").write_text("latency_ratio: 20.0\n")   # timing on a shared 2-core box is noise here
-    pinned = _config(env, "lite.yaml", 64)
+    pinned = _config(env, "lite.yaml", 192)
     return {sid: nightly(env, cfg, sid) for sid, cfg in
             (("base", pinned), ("rerun", pinned), ("weakened", _config(env, "weakened.yaml", 8)))}
 
