@@ -22,20 +22,11 @@ def time_vision(vlm, media: list, warmup: int, repeats: int):
 
 
 def time_plan(vlm, prompts: list[str], plan: PrunePlan, vision, new_tokens: int):
-    """(Prepared, decoder-loop state, seconds per phase {select, prefill, decode}, peak CUDA bytes or None) of one
-    prepare -> prefill -> `new_tokens` greedy steps."""
-    cuda = vlm.device.type == "cuda"
-    if cuda:
+    """(Prepared, decoder-loop state, seconds per phase {vision, select, prefill, decode}, peak CUDA bytes or None)
+    of one prepare -> prefill -> `new_tokens` greedy steps: the adapter's own generate path (AdapterBase._run)
+    with EOS ignored."""
+    if vlm.device.type == "cuda":
         torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(vlm.device)
-    timer = PhaseTimer(vlm.device)
     with torch.no_grad():
-        prep = vlm.prepare(prompts, plan, vision=vision, timer=timer)
-        b = prep.batch
-        with timer.phase("prefill"):
-            state = vlm.loop.prefill(prep.embeds, b.valid, b.pos, b.img_start, max(prep.lengths), prep.hooks)
-        with timer.phase("decode"):
-            vlm.loop.greedy(state, vlm._embed, new_tokens, set(), vlm.pad_id)
-    sec = timer.seconds()
-    peak = int(torch.cuda.max_memory_allocated(vlm.device)) if cuda else None
-    return prep, state, sec, peak
+        run = vlm._run(lambda timer: vlm.prepare(prompts, plan, vision=vision, timer=timer), new_tokens, eos_ids=set())
+    return run.prep, run.state, run.timings, run.peak

@@ -96,9 +96,10 @@ class AdapterBase:
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.model.language_model.embed_tokens(ids)
 
-    def _run(self, prepare: Callable[[PhaseTimer], Any], max_new_tokens: int) -> Generated:
+    def _run(self, prepare: Callable[[PhaseTimer], Any], max_new_tokens: int, eos_ids: set | None = None) -> Generated:
         """prepare(timer) -> the family's Prepared, then prefill and greedy decoding on the shared loop; peak
-        CUDA memory is measured over the whole call."""
+        CUDA memory is measured over the whole call. eos_ids: the model's by default; set() decodes exactly
+        max_new_tokens (the latency benches)."""
         cuda = self.device.type == "cuda"
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -108,12 +109,36 @@ class AdapterBase:
         with timer.phase("prefill"):
             state = self.loop.prefill(prep.embeds, batch.valid, batch.pos, batch.img_start, max(prep.lengths), prep.hooks)
         with timer.phase("decode"):
-            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens, self.eos_ids, self.pad_id)
+            tokens_out = self.loop.greedy(state, self._embed, max_new_tokens,
+                                          self.eos_ids if eos_ids is None else eos_ids, self.pad_id)
         texts = self.tokenizer.batch_decode(tokens_out, skip_special_tokens=True)
         timings = {"vision": prep.vision_seconds, **timer.seconds()}
         peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
         per_layer = state.kept_per_layer if prep.hooks else None
         return Generated(prep=prep, state=state, texts=texts, timings=timings, peak=peak, kept_per_layer=per_layer)
+
+    def _generate_groups(self, prompts, plan, vision, max_new_tokens, sample_keys, groups: list[list[int]]) -> list[Output]:
+        """One `_generate` per group of sample indices (a decoder-stage plan's prune hooks need one image-span
+        length per batch), the Outputs back in prompt order. One group: the whole batch as given."""
+        if len(groups) == 1:
+            return self._generate(prompts, plan, vision, max_new_tokens, sample_keys)
+        outs: list[Output | None] = [None] * len(prompts)
+        for idx in groups:
+            keys = None if sample_keys is None else [sample_keys[i] for i in idx]
+            for i, out in zip(idx, self._generate([prompts[i] for i in idx], plan, vision.take_samples(idx),
+                                                  max_new_tokens, keys)):
+                outs[i] = out
+        return outs
+
+    def _generate(self, prompts, plan, vision, max_new_tokens, sample_keys) -> list[Output]:
+        """prepare + `_run` for one batch whose Prepared carries a visual-token count per sample (n_in[b]:
+        LLaVA-NeXT, OneVision, Qwen2.5-VL); LLaVA-1.5 and Video-LLaVA, with one N for the batch, build theirs
+        in generate."""
+        run = self._run(lambda timer: self.prepare(prompts, plan, vision, None, sample_keys, timer), max_new_tokens)
+        prep, texts = run.prep, run.texts
+        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], prep.batch.n_text[b], run.kept_per_layer,
+                             run.timings, run.peak)
+                for b in range(len(texts))]
 
     def _output(self, text, n_in, n_kept, n_text, kept_per_layer, timings, peak, kept_per_frame=None) -> Output:
         """One Output with its FLOPs and KV bytes from the spec (pipeline.costs); kept_per_frame: videos only.

@@ -159,19 +159,4 @@ class LlavaNext(Llava):
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
         strategy, vision = self._check(prompts, plan, vision, images)
         groups = self._groups(vision) if strategy.stage == "decoder" else [list(range(vision.num_samples))]
-        if len(groups) == 1:
-            return self._generate(prompts, plan, vision, max_new_tokens, sample_keys)
-        outs: list[Output | None] = [None] * len(prompts)
-        for idx in groups:
-            keys = None if sample_keys is None else [sample_keys[i] for i in idx]
-            for i, out in zip(idx, self._generate([prompts[i] for i in idx], plan, vision.take_samples(idx),
-                                                  max_new_tokens, keys)):
-                outs[i] = out
-        return outs
-
-    def _generate(self, prompts, plan, vision, max_new_tokens, sample_keys) -> list[Output]:
-        run = self._run(lambda timer: self.prepare(prompts, plan, vision, None, sample_keys, timer), max_new_tokens)
-        prep, texts = run.prep, run.texts
-        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], prep.batch.n_text[b], run.kept_per_layer,
-                             run.timings, run.peak)
-                for b in range(len(texts))]
+        return self._generate_groups(prompts, plan, vision, max_new_tokens, sample_keys, groups)

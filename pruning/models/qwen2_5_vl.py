@@ -192,20 +192,8 @@ class Qwen25VL(AdapterBase):
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
         strategy, vision = self._check(prompts, plan, vision, images)
-        if strategy.stage == "encoder" or len(set(vision.counts)) == 1:
-            return self._generate(prompts, plan, vision, max_new_tokens, sample_keys)
-        outs: list = [None] * len(prompts)
-        for n in sorted(set(vision.counts)):
-            group = [b for b, m in enumerate(vision.counts) if m == n]
-            keys = None if sample_keys is None else [sample_keys[b] for b in group]
-            for b, o in zip(group, self._generate([prompts[b] for b in group], plan, vision.take(group),
-                                                  max_new_tokens, keys)):
-                outs[b] = o
-        return outs
-
-    def _generate(self, prompts, plan, vision, max_new_tokens, sample_keys) -> list[Output]:
-        run = self._run(lambda timer: self.prepare(prompts, plan, vision, None, sample_keys, timer), max_new_tokens)
-        prep, texts = run.prep, run.texts
-        return [self._output(texts[b].strip(), prep.n_in[b], prep.lengths[b], prep.batch.n_text[b], run.kept_per_layer,
-                             run.timings, run.peak)
-                for b in range(len(texts))]
+        if strategy.stage == "encoder":
+            groups = [list(range(len(prompts)))]
+        else:
+            groups = [[b for b, m in enumerate(vision.counts) if m == n] for n in sorted(set(vision.counts))]
+        return self._generate_groups(prompts, plan, vision, max_new_tokens, sample_keys, groups)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from pruning.models.tiny_cache import saved_config, saved_dir
+from pruning.models.tiny_tokenizer import bpe_tokenizer
 
 BUILD_VERSION = "v2"  # bump when the recipe below changes, so stale caches are rebuilt
 CHAT_TEMPLATE = (
@@ -55,21 +56,10 @@ def cache_root() -> Path:
 def build_tokenizer(extra_words: tuple[str, ...] = ()):
     """A deterministic byte-level BPE (no unknown inputs) wrapped as a transformers fast tokenizer; extra_words
     join the corpus (a trained model's domain vocabulary, e.g. tiny-llava-shapes' shape names, as whole tokens)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus(extra_words), trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
-    # "<image>" is already a special added token of `tok` (trainer special_tokens): found by the processor,
-    # skipped by decode(skip_special_tokens=True), without version-specific extra/additional_special_tokens kwargs
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-                                   pad_token="<pad>", padding_side="left", model_max_length=4096)
+    # "<image>" is a special added token (trainer special_tokens): found by the processor, skipped by
+    # decode(skip_special_tokens=True), without version-specific extra/additional_special_tokens kwargs
+    return bpe_tokenizer(corpus(extra_words), SPECIAL, bos="<s>", eos="</s>", unk="<unk>", pad="<pad>",
+                         model_max_length=4096)
 
 
 def build_processor(tokenizer=None):
